@@ -1,0 +1,186 @@
+"""What Azure DevOps and ECS tell us, parsed once into typed, immutable values.
+
+Parsing is strict about the fields the scaling math needs and lenient about the rest,
+so a shape change in the API becomes an ``AdoBadResponseError`` naming the field
+instead of a KeyError deep inside counting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from adoscale.exceptions import AdoBadResponseError
+
+
+def parse_time(value: Any, field_name: str) -> datetime | None:
+    """ADO sends ISO 8601 with up to 7 fractional digits and a Z; absent means unset."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise AdoBadResponseError(f"{field_name}: expected a timestamp, got {type(value).__name__}")
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = f"{head}.{rest[: min(digits, 6)]}{rest[digits:]}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise AdoBadResponseError(f"{field_name}: not a timestamp: {value!r}") from error
+    if parsed.year <= 1:
+        return None  # ADO's "0001-01-01T00:00:00" means unset
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _required(obj: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
+    value = obj.get(key)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise AdoBadResponseError(f"{where}.{key}: missing or not {kind.__name__}")
+    return value
+
+
+def _object(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise AdoBadResponseError(f"{where}: expected an object")
+    return value
+
+
+def _optional_id(value: Any, key: str, where: str) -> int | None:
+    if value is None:
+        return None
+    return _required(_object(value, where), key, int, where)
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """One entry of ``pools/{id}/jobrequests``."""
+
+    request_id: int
+    queue_time: datetime | None
+    demands: tuple[str, ...] = ()
+    assign_time: datetime | None = None
+    receive_time: datetime | None = None
+    finish_time: datetime | None = None
+    result: str | None = None
+    reserved_agent_id: int | None = None
+    reserved_agent_name: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.result is not None or self.finish_time is not None
+
+    @property
+    def waiting(self) -> bool:
+        """No agent has taken it yet (DESIGN §4)."""
+        return not self.finished and self.receive_time is None and self.reserved_agent_id is None
+
+    @property
+    def taken(self) -> bool:
+        """An agent reserved or received it and it has not finished."""
+        return not self.finished and not self.waiting
+
+    @classmethod
+    def from_json(cls, obj: Any) -> JobRequest:
+        where = "jobrequest"
+        job = _object(obj, where)
+        demands = job.get("demands") or []
+        if not isinstance(demands, list) or not all(isinstance(d, str) for d in demands):
+            raise AdoBadResponseError(f"{where}.demands: expected a list of strings")
+        reserved = job.get("reservedAgent")
+        return cls(
+            request_id=_required(job, "requestId", int, where),
+            queue_time=parse_time(job.get("queueTime"), f"{where}.queueTime"),
+            demands=tuple(demands),
+            assign_time=parse_time(job.get("assignTime"), f"{where}.assignTime"),
+            receive_time=parse_time(job.get("receiveTime"), f"{where}.receiveTime"),
+            finish_time=parse_time(job.get("finishTime"), f"{where}.finishTime"),
+            result=job.get("result"),
+            reserved_agent_id=_optional_id(reserved, "id", f"{where}.reservedAgent"),
+            reserved_agent_name=reserved.get("name") if isinstance(reserved, Mapping) else None,
+        )
+
+
+@dataclass(frozen=True)
+class Agent:
+    """One entry of ``pools/{id}/agents?includeAssignedRequest=true``."""
+
+    agent_id: int
+    name: str
+    online: bool
+    enabled: bool
+    created_on: datetime | None
+    assigned_request_id: int | None = None
+    status_changed_on: datetime | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.assigned_request_id is not None
+
+    @classmethod
+    def from_json(cls, obj: Any) -> Agent:
+        where = "agent"
+        agent = _object(obj, where)
+        status = _required(agent, "status", str, where)
+        assigned = agent.get("assignedRequest")
+        return cls(
+            agent_id=_required(agent, "id", int, where),
+            name=_required(agent, "name", str, where),
+            online=status.lower() == "online",
+            enabled=bool(agent.get("enabled", True)),
+            created_on=parse_time(agent.get("createdOn"), f"{where}.createdOn"),
+            assigned_request_id=_optional_id(assigned, "requestId", f"{where}.assignedRequest"),
+            status_changed_on=parse_time(agent.get("statusChangedOn"), f"{where}.statusChangedOn"),
+        )
+
+
+@dataclass(frozen=True)
+class AgentTask:
+    """An ECS task that runs (or ran) one agent container of a queue."""
+
+    task_arn: str
+    queue: str
+    agent_name: str | None
+    last_status: str
+    desired_status: str
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    stopped_reason: str | None = None
+    placeholder: bool = False
+
+    @property
+    def task_id(self) -> str:
+        return self.task_arn.rsplit("/", 1)[-1]
+
+    @property
+    def stopping(self) -> bool:
+        return self.desired_status == "STOPPED" or self.last_status in {
+            "DEACTIVATING",
+            "STOPPING",
+            "DEPROVISIONING",
+            "STOPPED",
+        }
+
+
+@dataclass(frozen=True)
+class Headroom:
+    """The organisation's self-hosted parallel jobs: how many more jobs may run now."""
+
+    total: int
+    used: int
+
+    @property
+    def free(self) -> int:
+        return max(0, self.total - self.used)
+
+
+def parse_list(body: Any, where: str) -> list[Any]:
+    """ADO wraps lists as ``{"count": n, "value": [...]}``."""
+    value = _object(body, where).get("value")
+    if not isinstance(value, list):
+        raise AdoBadResponseError(f"{where}.value: expected a list")
+    return value

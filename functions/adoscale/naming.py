@@ -1,0 +1,42 @@
+"""Names shared by the poller, the workflow and the agent image, kept in one place.
+
+Agent names carry their queue so that an offline agent whose task is long gone can still
+be traced back to the queue that launched it.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime
+
+AGENT_PREFIX = "adoscale-"
+PLACEHOLDER_PREFIX = "adoscale-placeholder-"
+SUFFIX_LENGTH = 12
+QUEUE_TAG = "adoscale:queue"
+AGENT_TAG = "adoscale:agent"
+PLACEHOLDER_TAG = "adoscale:placeholder"
+_SUFFIX = re.compile(rf"-[0-9a-f]{{{SUFFIX_LENGTH}}}$")
+
+
+def new_agent_name(queue: str) -> str:
+    return f"{AGENT_PREFIX}{queue}-{secrets.token_hex(SUFFIX_LENGTH // 2)}"
+
+
+def placeholder_name(queue: str) -> str:
+    return f"{PLACEHOLDER_PREFIX}{queue}"
+
+
+def is_agent_of(name: str, queue: str) -> bool:
+    """An agent adoscale launched for ``queue`` (the placeholder is not one of them)."""
+    prefix = f"{AGENT_PREFIX}{queue}"
+    return name.startswith(prefix) and _SUFFIX.fullmatch(name[len(prefix) :]) is not None
+
+
+def is_placeholder_of(name: str, queue: str) -> bool:
+    return name == placeholder_name(queue)
+
+
+def execution_name(queue: str, action: str, when: datetime) -> str:
+    """Deterministic per (queue, action, minute): a repeated poll cannot start twice."""
+    return f"{queue}-{action}-{when:%Y%m%dT%H%M}"

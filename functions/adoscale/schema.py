@@ -1,0 +1,151 @@
+"""Contract C1: the queue item, validated by one marshmallow schema for the CLI and the Lambdas."""
+
+from __future__ import annotations
+
+import decimal
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
+
+from adoscale.exceptions import QueueConfigError
+
+QUEUE_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
+PROFILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+SECRET_ARN_PATTERN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$"  # noqa: S105 (a pattern, not a secret)
+
+
+@dataclass(frozen=True)
+class Queue:
+    """One agent queue: an Azure DevOps pool and how to scale agents for it."""
+
+    queue: str
+    pool: str
+    max_agents: int
+    enabled: bool = True
+    standby_agents: int = 0
+    idle_timeout_minutes: int = 10
+    agent_profile: str = "default"
+    capabilities: Mapping[str, str] | None = field(default=None, hash=False)
+    spot: bool = False
+    organization_url: str | None = None
+    pat_secret_arn: str | None = None
+
+    def to_item(self) -> dict[str, Any]:
+        """The item as stored: defaults written out, optional overrides only when set."""
+        item: dict[str, Any] = {
+            "queue": self.queue,
+            "pool": self.pool,
+            "enabled": self.enabled,
+            "max_agents": self.max_agents,
+            "standby_agents": self.standby_agents,
+            "idle_timeout_minutes": self.idle_timeout_minutes,
+            "agent_profile": self.agent_profile,
+            "spot": self.spot,
+        }
+        if self.capabilities is not None:
+            item["capabilities"] = dict(self.capabilities)
+        if self.organization_url is not None:
+            item["organization_url"] = self.organization_url
+        if self.pat_secret_arn is not None:
+            item["pat_secret_arn"] = self.pat_secret_arn
+        return item
+
+
+class WholeNumber(fields.Field):
+    """An integer that also accepts DynamoDB's Decimal, but never a bool, a string or 1.5."""
+
+    default_error_messages = {"invalid": "Not a whole number."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, numbers.Number):
+            raise self.make_error("invalid")
+        try:
+            whole = int(value)
+        except (ValueError, OverflowError, decimal.InvalidOperation) as error:
+            raise self.make_error("invalid") from error
+        if whole != value:
+            raise self.make_error("invalid")
+        return whole
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return value
+
+
+class QueueSchema(Schema):
+    """C1. Unknown attributes are rejected by name (marshmallow's RAISE)."""
+
+    class Meta:
+        unknown = RAISE
+
+    queue = fields.String(required=True, validate=validate.Regexp(QUEUE_NAME_PATTERN))
+    pool = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    enabled = fields.Boolean(load_default=True, truthy={True}, falsy={False})
+    max_agents = WholeNumber(required=True, validate=validate.Range(min=1, max=1000))
+    standby_agents = WholeNumber(load_default=0, validate=validate.Range(min=0, max=1000))
+    idle_timeout_minutes = WholeNumber(load_default=10, validate=validate.Range(min=1, max=1440))
+    agent_profile = fields.String(
+        load_default="default", validate=validate.Regexp(PROFILE_NAME_PATTERN)
+    )
+    capabilities = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=256)),
+        values=fields.String(validate=validate.Length(max=1024)),
+        load_default=None,
+    )
+    spot = fields.Boolean(load_default=False, truthy={True}, falsy={False})
+    organization_url = fields.Url(schemes={"https", "http"}, require_tld=False, load_default=None)
+    pat_secret_arn = fields.String(load_default=None, validate=validate.Regexp(SECRET_ARN_PATTERN))
+
+    @validates_schema(skip_on_field_errors=True)
+    def _standby_within_max(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        if data["standby_agents"] > data["max_agents"]:
+            raise ValidationError(
+                f"must be at most max_agents ({data['max_agents']})", "standby_agents"
+            )
+
+    @validates_schema(skip_on_field_errors=False)
+    def _strings_not_blank(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        pool = data.get("pool")
+        if isinstance(pool, str) and not pool.strip():
+            raise ValidationError("must not be blank", "pool")
+
+    @post_load
+    def _to_queue(self, data: dict[str, Any], **kwargs: Any) -> Queue:
+        return Queue(**data)
+
+
+_SCHEMA = QueueSchema()
+
+
+def parse_queue(item: Any) -> Queue:
+    """Validate one item; raise QueueConfigError naming the queue and every bad field."""
+    name = item.get("queue") if isinstance(item, Mapping) else None
+    try:
+        return _SCHEMA.load(item)
+    except ValidationError as error:
+        raise QueueConfigError(
+            name if isinstance(name, str) else None, _flatten(error.messages)
+        ) from None
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow nests errors (capabilities -> key -> value); give each a dotted field name."""
+    if isinstance(messages, list):
+        return {prefix or "_item": [str(message) for message in messages]}
+    flat: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        name = "_item" if key == "_schema" else str(key)
+        path = f"{prefix}.{name}" if prefix else name
+        for field_name, field_messages in _flatten(value, path).items():
+            flat.setdefault(field_name, []).extend(field_messages)
+    return flat

@@ -1,0 +1,1 @@
+"""The scaling workflow: its input, its steps and its state machine definition."""
