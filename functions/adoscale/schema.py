@@ -82,6 +82,20 @@ class WholeNumber(fields.Field):
         return value
 
 
+class StrictBoolean(fields.Field):
+    """true or false only: marshmallow's Boolean takes 1, "yes" and "on" as true."""
+
+    default_error_messages = {"invalid": "Not a boolean (true or false)."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return value
+
+
 class QueueSchema(Schema):
     """C1. Unknown attributes are rejected by name (marshmallow's RAISE)."""
 
@@ -90,7 +104,7 @@ class QueueSchema(Schema):
 
     queue = fields.String(required=True, validate=validate.Regexp(QUEUE_NAME_PATTERN))
     pool = fields.String(required=True, validate=validate.Length(min=1, max=256))
-    enabled = fields.Boolean(load_default=True, truthy={True}, falsy={False})
+    enabled = StrictBoolean(load_default=True)
     max_agents = WholeNumber(required=True, validate=validate.Range(min=1, max=1000))
     standby_agents = WholeNumber(load_default=0, validate=validate.Range(min=0, max=1000))
     idle_timeout_minutes = WholeNumber(load_default=10, validate=validate.Range(min=1, max=1440))
@@ -102,7 +116,7 @@ class QueueSchema(Schema):
         values=fields.String(validate=validate.Length(max=1024)),
         load_default=None,
     )
-    spot = fields.Boolean(load_default=False, truthy={True}, falsy={False})
+    spot = StrictBoolean(load_default=False)
     organization_url = fields.Url(schemes={"https", "http"}, require_tld=False, load_default=None)
     pat_secret_arn = fields.String(load_default=None, validate=validate.Regexp(SECRET_ARN_PATTERN))
 

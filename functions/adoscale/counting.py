@@ -1,0 +1,140 @@
+"""Pure counting: from jobs, agents and tasks to what one queue has and needs.
+
+No I/O here. The poller feeds it what Azure DevOps and ECS said; the simulator feeds it
+simulated state; both get the same answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from adoscale.demands import demands_met
+from adoscale.models import Agent, AgentTask, JobRequest
+from adoscale.naming import is_agent_of, is_placeholder_of
+from adoscale.schema import Queue
+
+DEFAULT_BOOT_TIMEOUT = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    """What one queue has right now (C4's first six numbers, plus what policy needs)."""
+
+    queued: int = 0
+    running: int = 0
+    idle: int = 0
+    busy: int = 0
+    offline: int = 0
+    starting: int = 0
+    draining: int = 0
+    stale: int = 0
+    oldest_queued_age_seconds: float = 0.0
+    idle_agents: tuple[Agent, ...] = ()
+    placeholder_present: bool = False
+    placeholder_starting: bool = False
+
+    @property
+    def capacity(self) -> int:
+        """Agents that are, or soon will be, able to run a job."""
+        return self.busy + self.idle + self.starting
+
+
+def assign_waiting_jobs(
+    queues: Sequence[Queue], jobs: Iterable[JobRequest]
+) -> dict[str, list[JobRequest]]:
+    """Give each waiting job of a pool to exactly one enabled queue whose capabilities meet it.
+
+    Several queues may share a pool; any of their agents would take such a job, so it is
+    counted once, for the first matching queue by name, and never launches two agents.
+    """
+    candidates = sorted((q for q in queues if q.enabled), key=lambda q: q.queue)
+    assigned: dict[str, list[JobRequest]] = {q.queue: [] for q in queues}
+    for job in jobs:
+        if not job.waiting:
+            continue
+        for queue in candidates:
+            if demands_met(job.demands, queue.capabilities):
+                assigned[queue.queue].append(job)
+                break
+    return assigned
+
+
+def count_queue(
+    queue: Queue,
+    waiting_jobs: Sequence[JobRequest],
+    jobs: Sequence[JobRequest],
+    agents: Sequence[Agent],
+    tasks: Sequence[AgentTask],
+    now: datetime,
+    boot_timeout: timedelta = DEFAULT_BOOT_TIMEOUT,
+) -> QueueCounts:
+    """Counts for one queue. ``waiting_jobs`` come from ``assign_waiting_jobs``.
+
+    An agent is this queue's when adoscale named it for the queue; a job an agent already
+    took counts once, as that agent's work (busy), never as waiting. A task whose agent is
+    not registered is starting within the boot timeout and stale after it (it never
+    registered, or its agent already left and the task has not stopped).
+    """
+    own = [agent for agent in agents if is_agent_of(agent.name, queue.queue)]
+    placeholder_present = any(is_placeholder_of(agent.name, queue.queue) for agent in agents)
+    own_ids = {agent.agent_id for agent in own}
+    taken_by = _taken_jobs_by_agent(jobs)
+
+    busy = idle = offline = draining = 0
+    idle_agents: list[Agent] = []
+    for agent in own:
+        working = agent.busy or agent.agent_id in taken_by
+        if not agent.online:
+            offline += 1
+        elif working:
+            busy += 1
+        elif agent.enabled:
+            idle += 1
+            idle_agents.append(agent)
+        else:
+            draining += 1
+
+    running = len(
+        {agent.assigned_request_id for agent in own if agent.assigned_request_id is not None}
+        | {job.request_id for agent_id, job in taken_by.items() if agent_id in own_ids}
+    )
+    registered = {agent.name for agent in agents}
+    unregistered = [
+        task
+        for task in tasks
+        if not task.placeholder
+        and not task.stopping
+        and task.agent_name not in registered
+        and task.task_id not in registered
+    ]
+    stale = sum(1 for task in unregistered if _older_than(task, now, boot_timeout))
+    oldest = min((job.queue_time for job in waiting_jobs if job.queue_time), default=None)
+    return QueueCounts(
+        queued=len(waiting_jobs),
+        running=running,
+        idle=idle,
+        busy=busy,
+        offline=offline,
+        starting=len(unregistered) - stale,
+        draining=draining,
+        stale=stale,
+        oldest_queued_age_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+        idle_agents=tuple(idle_agents),
+        placeholder_present=placeholder_present,
+        placeholder_starting=any(task.placeholder and not task.stopping for task in tasks),
+    )
+
+
+def _older_than(task: AgentTask, now: datetime, age: timedelta) -> bool:
+    born = task.created_at or task.started_at
+    return born is not None and now - born > age
+
+
+def _taken_jobs_by_agent(jobs: Iterable[JobRequest]) -> Mapping[int, JobRequest]:
+    return {
+        job.reserved_agent_id: job
+        for job in jobs
+        if job.taken and job.reserved_agent_id is not None
+    }

@@ -1,0 +1,110 @@
+"""Pure scaling policy (DESIGN §1): how many agents a queue should have, launch or retire.
+
+desired = min(max_agents, busy + queued + standby), further capped by the organisation's
+free self-hosted parallel jobs; launch = desired - (busy + idle + starting); surplus idle
+agents beyond what waiting jobs and standby need, and older than the idle timeout, are
+retired oldest first. The placeholder agent is never counted, so never retired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from adoscale.counting import QueueCounts
+from adoscale.models import Agent
+from adoscale.schema import Queue
+
+SCALE_OUT = "scale_out"
+SCALE_IN = "scale_in"
+NONE = "none"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the poller asks of the workflow for one queue (C4's desired, action, count)."""
+
+    desired: int
+    action: str = NONE
+    count: int = 0
+    retire_agent_ids: tuple[int, ...] = ()
+    wanted: int = 0  # agents the queue wanted to launch before the licence cap
+
+
+def wanted_agents(queue: Queue, counts: QueueCounts) -> int:
+    """Desired agents before the licence cap. A disabled queue keeps only its busy agents."""
+    if not queue.enabled:
+        return min(queue.max_agents, counts.busy)
+    return min(queue.max_agents, counts.busy + counts.queued + queue.standby_agents)
+
+
+def launches_wanted(queue: Queue, counts: QueueCounts) -> int:
+    return max(0, wanted_agents(queue, counts) - counts.capacity)
+
+
+def surplus_idle_agents(queue: Queue, counts: QueueCounts, now: datetime) -> tuple[Agent, ...]:
+    """Idle agents beyond what waiting jobs and standby need, older than the idle timeout.
+
+    Waiting jobs keep idle agents (they are about to take them, or wait for a demand the
+    idle ones lack); standby agents are kept warm; the oldest go first.
+    """
+    keep = counts.queued + (queue.standby_agents if queue.enabled else 0)
+    excess = counts.idle - keep
+    if excess <= 0:
+        return ()
+    cutoff = now - timedelta(minutes=queue.idle_timeout_minutes)
+    old = sorted(
+        (a for a in counts.idle_agents if a.created_on is not None and a.created_on <= cutoff),
+        key=lambda a: (a.created_on, a.agent_id),
+    )
+    return tuple(old[:excess])
+
+
+def decide(
+    queue: Queue, counts: QueueCounts, now: datetime, launch_allowance: int | None = None
+) -> Decision:
+    """One queue's decision. ``launch_allowance`` is its share of the licence headroom."""
+    wanted = launches_wanted(queue, counts)
+    launch = wanted if launch_allowance is None else min(wanted, max(0, launch_allowance))
+    desired = min(wanted_agents(queue, counts), counts.capacity + launch)
+    if launch > 0:
+        return Decision(desired=desired, action=SCALE_OUT, count=launch, wanted=wanted)
+    surplus = surplus_idle_agents(queue, counts, now)
+    if surplus:
+        return Decision(
+            desired=desired,
+            action=SCALE_IN,
+            count=len(surplus),
+            retire_agent_ids=tuple(agent.agent_id for agent in surplus),
+            wanted=wanted,
+        )
+    return Decision(desired=desired, wanted=wanted)
+
+
+def allocate_headroom(
+    wanted: Mapping[str, int],
+    oldest_wait: Mapping[str, float],
+    free: int | None,
+    starting: int = 0,
+) -> dict[str, int | None]:
+    """Share an organisation's free parallel jobs among its queues' launches.
+
+    Agents already starting will take licences too, so they are subtracted first. The
+    queue whose oldest job has waited longest is served first; ties go by name. Unknown
+    headroom (``free`` is None) caps nothing.
+    """
+    if free is None:
+        return {name: None for name in wanted}
+    left = max(0, free - starting)
+    shares: dict[str, int | None] = {}
+    for name in sorted(wanted, key=lambda n: (-oldest_wait.get(n, 0.0), n)):
+        shares[name] = min(wanted[name], left)
+        left -= shares[name]
+    return shares
+
+
+def needs_reap(queue: Queue, counts: QueueCounts) -> bool:
+    """Offline agents to delete, stale tasks to stop, or a missing placeholder."""
+    missing_placeholder = not counts.placeholder_present and not counts.placeholder_starting
+    return counts.offline > 0 or counts.stale > 0 or (queue.enabled and missing_placeholder)
