@@ -104,7 +104,8 @@ def test_put_all_undoes_earlier_chunks_when_a_later_one_fails(dynamodb):
         if calls["n"] == 2:
             raise RuntimeError("throttled")
 
-    dynamodb.meta.events.register("before-call.dynamodb.TransactWriteItems", fail_second_transaction)
+    events = dynamodb.meta.events
+    events.register("before-call.dynamodb.TransactWriteItems", fail_second_transaction)
 
     # WHEN the batch is written
     with pytest.raises(RuntimeError, match="throttled"):
