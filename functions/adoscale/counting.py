@@ -47,9 +47,12 @@ def assign_waiting_jobs(
     """Give each waiting job of a pool to exactly one enabled queue whose capabilities meet it.
 
     Several queues may share a pool; any of their agents would take such a job, so it is
-    counted once, for the first matching queue by name, and never launches two agents.
+    counted once and never launches two agents. It goes to the matching queue with the
+    fewest declared capabilities (the most general agent that can run it), then by name.
     """
-    candidates = sorted((q for q in queues if q.enabled), key=lambda q: q.queue)
+    candidates = sorted(
+        (q for q in queues if q.enabled), key=lambda q: (len(q.capabilities or {}), q.queue)
+    )
     assigned: dict[str, list[JobRequest]] = {q.queue: [] for q in queues}
     for job in jobs:
         if not job.waiting:

@@ -90,6 +90,12 @@ class AdoPoolNotFoundError(AdoError):
     kind: ClassVar[str] = "ado_pool_not_found"
 
 
+class AdoAgentNotFoundError(AdoPoolNotFoundError):
+    """The pool exists but the agent does not (ADO's 404 ``TaskAgentNotFoundException``)."""
+
+    kind: ClassVar[str] = "ado_agent_not_found"
+
+
 class AdoBadResponseError(AdoError):
     """A 2xx whose body is not the JSON shape the API documents, or an unexpected 4xx."""
 
@@ -112,3 +118,26 @@ class WorkflowInputError(AdoscaleError):
     """A state machine execution started with input that breaks its contract."""
 
     kind: ClassVar[str] = "workflow_failed"
+
+
+class InputError(AdoscaleError):
+    """A file an operator gave (queue items, a scenario) is unreadable or breaks its format.
+
+    ``problems`` holds one line per error, each naming the item or field, as the CLI prints them.
+    """
+
+    kind: ClassVar[str] = "invalid_input"
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class AwsUnavailableError(AdoscaleError):
+    """An AWS call was throttled, timed out or met a 5xx after botocore's own retries.
+
+    Step handlers raise it in place of botocore's errors so the state machine's Retry can
+    name one transient error type instead of every service's exception classes.
+    """
+
+    kind: ClassVar[str] = "aws_unavailable"

@@ -111,11 +111,19 @@ def test_idle_agents_are_listed_for_the_policy():
     [
         ((("a", None), ("b", None)), (), "a"),
         ((("a", {"docker": ""}), ("b", None)), ("maven",), "b"),
+        ((("a", {"docker": ""}), ("b", {})), (), "b"),
         ((("a", {"docker": ""}), ("b", {"maven": ""})), ("maven",), "b"),
         ((("a", {"docker": ""}), ("b", {"maven": ""})), ("gradle",), None),
         ((("b", {}), ("a", {})), (), "a"),
     ],
-    ids=["first-by-name", "unmet-skipped", "specific", "nobody", "sorted-by-name"],
+    ids=[
+        "first-by-name",
+        "unmet-skipped",
+        "most-general-first",
+        "specific",
+        "nobody",
+        "sorted-by-name",
+    ],
 )
 def test_a_waiting_job_of_a_shared_pool_counts_for_one_queue(queues, demands, owner):
     defined = [Queue(queue=n, pool="shared", max_agents=5, capabilities=c) for n, c in queues]

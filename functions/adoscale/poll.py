@@ -1,0 +1,380 @@
+"""One poll cycle (C4): read queues, ask Azure DevOps and ECS, count, decide, publish, act.
+
+Everything with I/O is injected; the counting and the policy are the pure modules. A
+failure is confined to the queues it concerns: an invalid item, an unknown pool or a
+failing Azure DevOps call becomes an entry in ``errors`` and an alert, never an exception.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from adoscale.alerts import Alerter
+from adoscale.connections import AdoConnections
+from adoscale.counting import QueueCounts, assign_waiting_jobs, count_queue
+from adoscale.ecs import AgentTasks
+from adoscale.exceptions import AdoAuthError, AdoError
+from adoscale.executions import ExecutionStarter
+from adoscale.metrics import MetricsPublisher, QueueMetrics, queue_metric_data, stack_metric_data
+from adoscale.models import Agent, AgentTask, JobRequest
+from adoscale.policy import NONE, Decision, allocate_headroom, decide, launches_wanted, needs_reap
+from adoscale.redact import Redactor
+from adoscale.schema import Queue
+from adoscale.settings import Settings
+from adoscale.store import QueueStore
+from adoscale.workflow.request import ScalingRequest
+
+LOG = logging.getLogger(__name__)
+STACK = "-"
+REAP = "reap"
+
+OrgKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class PollError:
+    queue: str
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class QueueOutcome:
+    queue: Queue
+    pool_id: int
+    counts: QueueCounts
+    decision: Decision
+    reap: bool
+
+
+@dataclass
+class PollReport:
+    """What one cycle saw and did; ``to_result`` is the handler's C4 return value."""
+
+    outcomes: dict[str, QueueOutcome] = field(default_factory=dict)
+    errors: list[PollError] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    ado_requests: int = 0
+
+    def to_result(self) -> dict[str, Any]:
+        return {
+            "queues": {
+                name: {
+                    "queued": o.counts.queued,
+                    "running": o.counts.running,
+                    "idle": o.counts.idle,
+                    "busy": o.counts.busy,
+                    "offline": o.counts.offline,
+                    "starting": o.counts.starting,
+                    "desired": o.decision.desired,
+                    "action": o.decision.action,
+                    "count": o.decision.count,
+                    "reap": o.reap,
+                }
+                for name, o in sorted(self.outcomes.items())
+            },
+            "errors": [
+                {"queue": e.queue, "kind": e.kind, "message": e.message} for e in self.errors
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class PoolState:
+    jobs: list[JobRequest]
+    agents: list[Agent]
+
+
+class Poller:
+    """Runs cycles; built once per Lambda container by ``adoscale.runtime``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: QueueStore,
+        tasks: AgentTasks,
+        connections: AdoConnections,
+        metrics: MetricsPublisher,
+        alerter: Alerter,
+        starter: ExecutionStarter | None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._tasks = tasks
+        self._connections = connections
+        self._metrics = metrics
+        self._alerter = alerter
+        self._starter = starter
+        self._clock = clock
+        self._headroom_unknown_logged: set[str] = set()
+        self.last_report: PollReport | None = None
+        # Kept for the container's life: threads are not re-created every minute.
+        self._executor = ThreadPoolExecutor(settings.max_workers, thread_name_prefix="poll")
+
+    def poll(self, *, act: bool = True) -> PollReport:
+        """One cycle. With ``act=False`` nothing is started, published or alerted."""
+        self.last_report = _Cycle(self, act).run()
+        return self.last_report
+
+    # Used by _Cycle; kept here so the collaborators stay private to the Poller.
+    def _alert(self, error: PollError, detail: dict[str, Any] | None = None) -> None:
+        queue = None if error.queue == STACK else error.queue
+        self._alerter.publish(error.kind, queue, error.message, detail)
+
+
+class _Cycle:
+    """The state of one cycle, so the steps read as a list."""
+
+    def __init__(self, poller: Poller, act: bool) -> None:
+        self.p = poller
+        self.act = act
+        self.now = poller._clock()
+        self.report = PollReport()
+        self.redactor = Redactor(poller._connections.known_secrets())
+        self.requests_before = poller._connections.requests_made()
+        self.ado_errors = 0
+
+    def run(self) -> PollReport:
+        scan = self.p._store.scan()
+        for invalid in scan.errors:
+            self.fail(
+                PollError(invalid.queue or STACK, invalid.kind, invalid.describe()),
+                {"fields": invalid.errors},
+            )
+        tasks_listing = self.p._executor.submit(self.list_tasks)  # alongside the ADO calls
+        pools = self.fetch_pools(scan.queues)
+        tasks, tasks_known = tasks_listing.result()
+        counted = self.count(scan.queues, pools, tasks)
+        self.decide(counted, tasks_known)
+        if self.act:
+            publishing = self.p._executor.submit(self.publish_metrics, len(scan.errors))
+            self.start_executions()
+            publishing.result()
+        self.report.ado_requests = self.p._connections.requests_made() - self.requests_before
+        return self.report
+
+    # ---- steps --------------------------------------------------------------------
+
+    def list_tasks(self) -> tuple[dict[str, list[AgentTask]], bool]:
+        """Without ECS we cannot tell what is starting, so nothing is launched this cycle."""
+        try:
+            return self.p._tasks.list_tasks(), True
+        except Exception as error:  # noqa: BLE001 - one failing API never stops the cycle
+            self.fail(PollError(STACK, "ecs_unavailable", f"ECS ListTasks failed: {error}"))
+            return {}, False
+
+    def fetch_pools(self, queues: Sequence[Queue]) -> dict[tuple[OrgKey, int], PoolState]:
+        """Resolve pool ids per organisation, then fetch each pool's jobs and agents once,
+        all requests in flight together (they are latency-bound, not CPU-bound)."""
+        self.pool_of: dict[str, tuple[OrgKey, int]] = {}
+        by_org: dict[OrgKey, list[Queue]] = defaultdict(list)
+        for queue in queues:
+            by_org[self.p._connections.key(queue)].append(queue)
+        for org, org_queues in by_org.items():
+            self.resolve_pools(org, org_queues)
+        wanted = sorted(set(self.pool_of.values()))
+        futures = {
+            (key, part): self.p._executor.submit(
+                getattr(self.p._connections.client(key[0]), part), key[1]
+            )
+            for key in wanted
+            for part in ("job_requests", "agents")
+        }
+        results: dict[tuple[tuple[OrgKey, int], str], Any] = {}
+        failures: dict[tuple[OrgKey, int], AdoError] = {}
+        for (key, part), future in futures.items():
+            try:
+                results[key, part] = future.result()
+            except AdoError as error:
+                failures.setdefault(key, error)
+        self.report_fetch_failures(failures, by_org)
+        return {
+            key: PoolState(jobs=results[key, "job_requests"], agents=results[key, "agents"])
+            for key in wanted
+            if key not in failures
+        }
+
+    def resolve_pools(self, org: OrgKey, queues: Sequence[Queue]) -> None:
+        try:
+            client = self.p._connections.client(org)
+        except Exception as error:  # noqa: BLE001 - e.g. the PAT secret cannot be read
+            for queue in queues:
+                self.report.errors.append(
+                    PollError(queue.queue, "pat_unavailable", self.clean(str(error)))
+                )
+            self.alert_org(org, "pat_unavailable", f"cannot read the PAT: {error}", queues)
+            return
+        for queue in queues:
+            try:
+                self.pool_of[queue.queue] = (org, client.pool_id(queue.pool))
+            except AdoAuthError as error:
+                self.org_failure(org, error, queues)
+                return
+            except AdoError as error:
+                self.ado_failure(queue.queue, org, error, pool=queue.pool)
+
+    def report_fetch_failures(
+        self, failures: dict[tuple[OrgKey, int], AdoError], by_org: dict[OrgKey, list[Queue]]
+    ) -> None:
+        """A refused PAT is one organisation-wide failure; anything else stays per queue."""
+        auth = {key[0]: e for key, e in failures.items() if isinstance(e, AdoAuthError)}
+        for org, error in auth.items():
+            failed = [q for q in by_org[org] if self.pool_of.get(q.queue) in failures]
+            self.org_failure(org, error, failed)
+        for queue_name, key in sorted(self.pool_of.items()):
+            if key in failures and key[0] not in auth:
+                self.ado_failure(queue_name, key[0], failures[key])
+
+    def count(
+        self,
+        queues: Sequence[Queue],
+        pools: dict[tuple[OrgKey, int], PoolState],
+        tasks: dict[str, list[AgentTask]],
+    ) -> list[tuple[Queue, int, OrgKey, QueueCounts]]:
+        by_pool: dict[tuple[OrgKey, int], list[Queue]] = defaultdict(list)
+        for queue in queues:
+            key = self.pool_of.get(queue.queue)
+            if key is not None and key in pools:
+                by_pool[key].append(queue)
+        boot = timedelta(seconds=self.p._settings.boot_timeout_seconds)
+        counted = []
+        for key, pool_queues in sorted(by_pool.items()):
+            state = pools[key]
+            waiting = assign_waiting_jobs(pool_queues, state.jobs)
+            for queue in pool_queues:
+                counts = count_queue(
+                    queue,
+                    waiting[queue.queue],
+                    state.jobs,
+                    state.agents,
+                    tasks.get(queue.queue, []),
+                    self.now,
+                    boot_timeout=boot,
+                )
+                counted.append((queue, key[1], key[0], counts))
+        return counted
+
+    def decide(
+        self, counted: list[tuple[Queue, int, OrgKey, QueueCounts]], tasks_known: bool
+    ) -> None:
+        shares = self.licence_shares(counted) if tasks_known else {}
+        for queue, pool_id, _org, counts in counted:
+            allowance = shares.get(queue.queue) if tasks_known else 0
+            decision = decide(queue, counts, self.now, allowance)
+            self.report.outcomes[queue.queue] = QueueOutcome(
+                queue=queue,
+                pool_id=pool_id,
+                counts=counts,
+                decision=decision,
+                reap=tasks_known and decision.action == NONE and needs_reap(queue, counts),
+            )
+
+    def licence_shares(
+        self, counted: list[tuple[Queue, int, OrgKey, QueueCounts]]
+    ) -> dict[str, int | None]:
+        """Each organisation's free parallel jobs, shared among its queues' launches."""
+        by_org: dict[OrgKey, list[tuple[Queue, QueueCounts]]] = defaultdict(list)
+        for queue, _pool, org, counts in counted:
+            by_org[org].append((queue, counts))
+        shares: dict[str, int | None] = {}
+        for org, members in by_org.items():
+            wanted = {q.queue: launches_wanted(q, c) for q, c in members}
+            if not any(wanted.values()):
+                continue
+            headroom = self.p._connections.client(org).headroom()
+            if headroom is None and org[0] not in self.p._headroom_unknown_logged:
+                self.p._headroom_unknown_logged.add(org[0])
+                LOG.warning("licence headroom of %s unreadable: launches are not capped", org[0])
+            shares.update(
+                allocate_headroom(
+                    wanted,
+                    {q.queue: c.oldest_queued_age_seconds for q, c in members},
+                    headroom.free if headroom is not None else None,
+                    starting=sum(c.starting for _q, c in members),
+                )
+            )
+        return shares
+
+    def start_executions(self) -> None:
+        starter = self.p._starter
+        if starter is None:
+            return
+        requests = [
+            ScalingRequest(
+                queue=name,
+                action=REAP if outcome.decision.action == NONE else outcome.decision.action,
+                count=outcome.decision.count,
+                pool_id=outcome.pool_id,
+                requested_at=self.now.isoformat().replace("+00:00", "Z"),
+                agent_ids=outcome.decision.retire_agent_ids,
+            )
+            for name, outcome in sorted(self.report.outcomes.items())
+            if outcome.decision.action != NONE or outcome.reap
+        ]
+        futures = [(r, self.p._executor.submit(starter.start, r, self.now)) for r in requests]
+        for request, future in futures:
+            try:
+                execution, _state = future.result()
+            except Exception as error:  # noqa: BLE001 - one queue's failure stays its own
+                message = f"StartExecution failed: {error}"
+                self.fail(PollError(request.queue, "workflow_failed", message))
+                continue
+            self.report.started.append(execution)
+
+    def publish_metrics(self, invalid_configs: int) -> None:
+        samples = [
+            QueueMetrics(name, o.counts, o.decision.desired)
+            for name, o in sorted(self.report.outcomes.items())
+        ]
+        data = [datum for sample in samples for datum in queue_metric_data(sample, self.now)]
+        data += stack_metric_data(
+            samples,
+            api_errors=self.ado_errors,
+            invalid_configs=invalid_configs,
+            rate_limit_remaining=self.p._connections.rate_limit_remaining(),
+            when=self.now,
+        )
+        self.p._metrics.publish(data)
+
+    # ---- failures -----------------------------------------------------------------
+
+    def clean(self, text: str) -> str:
+        return self.redactor.text(text)
+
+    def fail(self, error: PollError, detail: dict[str, Any] | None = None) -> None:
+        error = PollError(error.queue, error.kind, self.clean(error.message))
+        self.report.errors.append(error)
+        LOG.warning("%s %s: %s", error.kind, error.queue, error.message)
+        if self.act:
+            self.p._alert(error, self.redactor.scrub(detail) if detail else None)
+
+    def ado_failure(
+        self, queue: str, org: OrgKey, error: AdoError, *, pool: str | None = None
+    ) -> None:
+        self.ado_errors += 1
+        detail: dict[str, Any] = {"organization": org[0], "status": error.status}
+        if pool is not None:
+            detail["pool"] = pool
+        self.fail(PollError(queue, error.kind, str(error)), detail)
+
+    def org_failure(self, org: OrgKey, error: AdoError, queues: Sequence[Queue]) -> None:
+        """An organisation-wide failure (the PAT): every queue listed, one alert."""
+        self.ado_errors += 1
+        for queue in queues:
+            self.report.errors.append(PollError(queue.queue, error.kind, self.clean(str(error))))
+        self.alert_org(org, error.kind, str(error), queues)
+        self.p._connections.forget(org)
+
+    def alert_org(self, org: OrgKey, kind: str, message: str, queues: Sequence[Queue]) -> None:
+        LOG.warning("%s for %s: %s", kind, org[0], self.clean(message))
+        if self.act:
+            detail = {"organization": org[0], "queues": sorted(q.queue for q in queues)}
+            self.p._alerter.publish(kind, None, self.clean(message), detail)

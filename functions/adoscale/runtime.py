@@ -1,0 +1,95 @@
+"""Wiring: boto3 clients and collaborators built once per Lambda container.
+
+boto3 honours ``AWS_ENDPOINT_URL`` itself, so the same wiring runs against AWS, moto in
+tests, and the local mode.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from adoscale.alerts import Alerter, DedupeStore
+from adoscale.connections import AdoConnections, Deadline
+from adoscale.ecs import AgentTasks
+from adoscale.executions import ExecutionStarter
+from adoscale.metrics import MetricsPublisher
+from adoscale.pat import PatCache
+from adoscale.poll import Poller
+from adoscale.settings import POLLER_REQUIRED, Settings, load_settings
+from adoscale.store import QueueStore
+
+SDK_WIRE_LOGGERS = ("botocore", "boto3", "urllib3")
+
+
+def quiet_sdk_wire_logs() -> None:
+    """The SDKs' DEBUG logs print request and response bodies, and GetSecretValue's body is
+    the PAT: they never go below INFO, whatever level the function logs at."""
+    for name in SDK_WIRE_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO:
+            logger.setLevel(logging.INFO)
+
+
+def aws_clients(session: Any | None, services: tuple[str, ...], max_workers: int) -> dict[str, Any]:
+    """Clients with bounded timeouts and botocore's standard retry mode."""
+    import boto3  # imported here: the handler's cold start pays for it once, on first use
+    from botocore.config import Config
+
+    quiet_sdk_wire_logs()
+    config = Config(
+        connect_timeout=3,
+        read_timeout=10,
+        retries={"mode": "standard", "max_attempts": 4},
+        max_pool_connections=max(10, max_workers),
+    )
+    session = session or boto3.session.Session()
+    return {service: session.client(service, config=config) for service in services}
+
+
+def build_alerter(settings: Settings, clients: Mapping[str, Any]) -> Alerter:
+    dedupe = (
+        DedupeStore(clients["dynamodb"], settings.state_table) if settings.state_table else None
+    )
+    return Alerter(
+        clients["sns"],
+        settings.alert_topic_arn,
+        dedupe,
+        window_seconds=settings.alert_dedupe_seconds,
+    )
+
+
+@dataclass(frozen=True)
+class PollerRuntime:
+    settings: Settings
+    poller: Poller
+    deadline: Deadline
+
+
+def build_poller(settings: Settings, *, session: Any | None = None) -> PollerRuntime:
+    clients = aws_clients(
+        session,
+        ("dynamodb", "ecs", "cloudwatch", "sns", "stepfunctions", "secretsmanager"),
+        settings.max_workers,
+    )
+    deadline = Deadline()
+    alerter = build_alerter(settings, clients)
+    connections = AdoConnections(
+        settings, PatCache(clients["secretsmanager"]), deadline, on_secret=alerter.add_secret
+    )
+    poller = Poller(
+        settings,
+        store=QueueStore(clients["dynamodb"], settings.table),
+        tasks=AgentTasks(clients["ecs"], settings.cluster),
+        connections=connections,
+        metrics=MetricsPublisher(clients["cloudwatch"], settings.metric_namespace),
+        alerter=alerter,
+        starter=ExecutionStarter(clients["stepfunctions"], settings.state_machine_arn),
+    )
+    return PollerRuntime(settings=settings, poller=poller, deadline=deadline)
+
+
+def poller_from_environment(environ: Mapping[str, str]) -> PollerRuntime:
+    return build_poller(load_settings(environ, POLLER_REQUIRED))
