@@ -4,9 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 NODE_STAMP := node_modules/.installed
+LAMBDA_DEPS := build/lambda-deps
 
 .DEFAULT_GOAL := help
 .PHONY: help install lint test test-fast bench demo agent-image clean
+.PHONY: lambda-deps
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -23,11 +25,25 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	@touch $@
 
-install: $(STAMP) $(NODE_STAMP) ## create .venv and install everything
+# The Lambda archive's third-party libraries, for python3.12 on arm64: installed here, at
+# install time, so that building the archive (and every test) needs no network.
+$(LAMBDA_DEPS)/.installed: requirements/lambda.txt | $(BIN)/python
+	rm -rf $(LAMBDA_DEPS) $(LAMBDA_DEPS).tmp
+	$(BIN)/python -m pip install --quiet --no-deps --target $(LAMBDA_DEPS).tmp \
+		--platform manylinux2014_aarch64 --python-version 3.12 --implementation cp \
+		--only-binary=:all: -r requirements/lambda.txt
+	mv $(LAMBDA_DEPS).tmp $(LAMBDA_DEPS)
+	@touch $@
+
+lambda-deps: $(LAMBDA_DEPS)/.installed ## the Lambda archive's pinned libraries (python3.12 arm64)
+
+install: $(STAMP) $(NODE_STAMP) $(LAMBDA_DEPS)/.installed ## create .venv and install everything
 
 lint: install ## ruff, shellcheck, hadolint, asl-validator
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/shellcheck --severity=style agent/*.sh
+	$(BIN)/hadolint --failure-threshold warning agent/Dockerfile
 
 test: lint ## lint, then every test
 	$(BIN)/pytest -n 2
@@ -43,3 +59,4 @@ agent-image: install ## build the agent image (PUSH=1 also pushes to the stack's
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(LAMBDA_DEPS) build/lambda
