@@ -22,6 +22,12 @@ from adoscale.exceptions import QueueConfigError
 
 QUEUE_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
 PROFILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+# Capabilities reach the agent as environment variables (C7): no '=', no control
+# characters, and not the names the agent image itself reads.
+CAPABILITY_NAME_PATTERN = (
+    r"^(?!(?i:AZP_|VSTS_AGENT_INPUT_|VSO_AGENT_IGNORE$|PATH$|HOME$))[^=\x00-\x1f\x7f]+$"
+)
+CAPABILITY_NAME_ERROR = "not usable as a capability name (reserved, '=' or control character)"
 SECRET_ARN_PATTERN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$"  # noqa: S105 (a pattern, not a secret)
 
 
@@ -112,8 +118,14 @@ class QueueSchema(Schema):
         load_default="default", validate=validate.Regexp(PROFILE_NAME_PATTERN)
     )
     capabilities = fields.Dict(
-        keys=fields.String(validate=validate.Length(min=1, max=256)),
-        values=fields.String(validate=validate.Length(max=1024)),
+        keys=fields.String(
+            validate=[
+                validate.Length(min=1, max=256),
+                validate.Regexp(CAPABILITY_NAME_PATTERN, error=CAPABILITY_NAME_ERROR),
+            ]
+        ),
+        # the agent ignores environment values of 1024 characters or more
+        values=fields.String(validate=validate.Length(max=1023)),
         load_default=None,
     )
     spot = StrictBoolean(load_default=False)
