@@ -44,6 +44,9 @@ lint: install ## ruff, shellcheck, hadolint, asl-validator
 	$(BIN)/ruff format --check .
 	$(BIN)/shellcheck --severity=style agent/*.sh
 	$(BIN)/hadolint --failure-threshold warning agent/Dockerfile
+	@mkdir -p build
+	$(BIN)/python -m adoscale.workflow.definition --out build/state-machine.json
+	npx --no-install asl-validator --json-path build/state-machine.json
 
 test: lint ## lint, then every test
 	$(BIN)/pytest -n 2

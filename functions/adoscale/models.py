@@ -151,6 +151,8 @@ class AgentTask:
     started_at: datetime | None = None
     stopped_reason: str | None = None
     placeholder: bool = False
+    stop_code: str | None = None
+    exit_code: int | None = None  # the agent container's, once it has exited
 
     @property
     def task_id(self) -> str:

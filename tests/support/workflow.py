@@ -3,96 +3,161 @@ the fake Azure DevOps, and the step Lambdas routed to the real handlers."""
 
 from __future__ import annotations
 
+import functools
+import itertools
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 import requests
+from moto import mock_aws
 from moto.ecs.models import ecs_backends
 from moto.moto_api import state_manager
 
-from adoscale.ecs import AgentTasks
+from adoscale.ecs import AgentTasks, LaunchSpec
 from adoscale.local.ado_server import FakeAdoServer
 from adoscale.local.lambda_router import LambdaRouter
 from adoscale.local.workflow_stack import MOTO_CONFIG, WorkflowStack, create_workflow_stack
 from adoscale.models import AgentTask
+from adoscale.naming import QUEUE_TAG
 
 from .moto_server import ACCOUNT, REGION
 
 PAT = "wf-pat-7c1e99d04b2a-KNOWN-SECRET"
-POOL = "linux"
-QUEUE = "build"
-
-
-@pytest.fixture
-def tasks_stay_running() -> Iterator[None]:
-    """moto walks a task to STOPPED a step per describe; real tasks run until stopped."""
-    state_manager.set_transition(
-        model_name="ecs::task", transition={"progression": "manual", "times": 10**9}
-    )
-    yield
-    state_manager.unset_transition("ecs::task")
+_SERIAL = itertools.count(1)
 
 
 @dataclass
-class Workflow:
-    """The deployed workflow, the fake organisation and the router, for one test."""
+class World:
+    """One deployment of the workflow per test module: moto, fake ADO, router, stack."""
 
     stack: WorkflowStack
     ado: FakeAdoServer
     router: LambdaRouter
+
+
+@pytest.fixture(scope="module", name="workflow_world")
+def workflow_world_fixture(moto_endpoint: str) -> Iterator[World]:
+    """Deployed once per module (and per xdist worker): tests use their own queue and pool.
+
+    moto runs over HTTP; waits are 1 s; moto's tasks stay RUNNING until stopped, as real
+    ones do (moto otherwise walks them to STOPPED a step per describe).
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # 5000 AMIs nobody here uses
+        patch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+        patch.setenv("AWS_DEFAULT_REGION", REGION)
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        patch.delenv("AWS_PROFILE", raising=False)
+        requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()
+        requests.post(
+            f"{moto_endpoint}/moto-api/config", json=MOTO_CONFIG, timeout=10
+        ).raise_for_status()
+        state_manager.set_transition(
+            model_name="ecs::task", transition={"progression": "manual", "times": 10**9}
+        )
+        try:
+            with FakeAdoServer(pat=PAT) as ado, LambdaRouter() as router:
+                stack = create_workflow_stack(
+                    boto3.session.Session(region_name=REGION),
+                    org_url=ado.base_url,
+                    pat=PAT,
+                    boot_wait_seconds=1,
+                    confirm_wait_seconds=1,
+                    extra_env={
+                        "ADOSCALE_BOOT_TIMEOUT_SECONDS": "120",
+                        "ADOSCALE_ADO_CONNECT_TIMEOUT": "0.5",
+                        "ADOSCALE_ADO_READ_TIMEOUT": "1",
+                    },
+                )
+                yield World(stack, ado, router)
+        finally:
+            state_manager.unset_transition("ecs::task")
+
+
+@dataclass
+class Workflow:
+    """One test's view: its own queue and pool in the shared deployment."""
+
+    stack: WorkflowStack
+    ado: FakeAdoServer
+    router: LambdaRouter
+    queue: str
+    pool: str
     pool_id: int
+    _hooks: list[tuple[Any, str, Any]] = field(default_factory=list)
 
     @property
     def tasks(self) -> AgentTasks:
         return AgentTasks(self.stack.client("ecs"), self.stack.env["ADOSCALE_CLUSTER"])
 
-    def live_tasks(self, queue: str = QUEUE) -> list[AgentTask]:
-        return self.tasks.tasks_of(queue)
+    def live_tasks(self) -> list[AgentTask]:
+        return self.tasks.tasks_of(self.queue)
 
     def all_tasks(self) -> list[dict[str, Any]]:
-        """Every task of the cluster, stopped ones too, as DescribeTasks returns them."""
+        """This queue's tasks, stopped ones too, as DescribeTasks returns them."""
         ecs, cluster = self.stack.client("ecs"), self.stack.env["ADOSCALE_CLUSTER"]
-        arns = ecs.list_tasks(cluster=cluster)["taskArns"]
-        if not arns:
-            return []
-        return ecs.describe_tasks(cluster=cluster, tasks=arns, include=["TAGS"])["tasks"]
+        arns = [
+            arn
+            for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster)
+            for arn in page["taskArns"]
+        ]
+        described = []
+        for start in range(0, len(arns), 100):
+            described += ecs.describe_tasks(
+                cluster=cluster, tasks=arns[start : start + 100], include=["TAGS"]
+            )["tasks"]
+        return [task for task in described if tags_of(task).get(QUEUE_TAG) == self.queue]
 
-    def lease_item(self, queue: str = QUEUE) -> dict[str, Any] | None:
+    def alerts(self) -> list[dict[str, Any]]:
+        """Alerts about this queue published since the last call."""
+        return [a for a in self.stack.alerts() if a["body"]["queue"] == self.queue]
+
+    def lease_item(self) -> dict[str, Any] | None:
         return (
             self.stack.client("dynamodb")
             .get_item(
                 TableName=self.stack.env["ADOSCALE_STATE_TABLE"],
-                Key={"pk": {"S": f"lease#{queue}"}},
+                Key={"pk": {"S": f"lease#{self.queue}"}},
                 ConsistentRead=True,
             )
             .get("Item")
         )
 
+    def hook(self, step: str, event: str, handler: Any, service: str = "ecs") -> None:
+        """A botocore event hook on a step's real (warm) client, removed after the test."""
+        client = self.router.module(self.stack.function_arns[step]).RUNTIME.clients[service]
+        client.meta.events.register(event, handler)
+        self._hooks.append((client, event, handler))
 
-@pytest.fixture
-def workflow(aws: str, tasks_stay_running: None) -> Iterator[Workflow]:
-    """The workflow in the per-worker moto server (HTTP), waits of 1 s, fake ADO over HTTP."""
-    requests.post(f"{aws}/moto-api/config", json=MOTO_CONFIG, timeout=10).raise_for_status()
-    with FakeAdoServer(pat=PAT) as ado, LambdaRouter() as router:
-        pool_id = ado.add_pool(POOL)
-        stack = create_workflow_stack(
-            boto3.session.Session(region_name=REGION),
-            org_url=ado.base_url,
-            pat=PAT,
-            boot_wait_seconds=1,
-            confirm_wait_seconds=1,
-            extra_env={
-                "ADOSCALE_BOOT_TIMEOUT_SECONDS": "120",
-                "ADOSCALE_ADO_CONNECT_TIMEOUT": "0.5",
-                "ADOSCALE_ADO_READ_TIMEOUT": "1",
-            },
-        )
-        yield Workflow(stack=stack, ado=ado, router=router, pool_id=pool_id)
+    def remove_hooks(self) -> None:
+        for client, event, handler in self._hooks:
+            client.meta.events.unregister(event, handler)
+        self._hooks.clear()
+
+
+@pytest.fixture(name="wf")
+def workflow_fixture(workflow_world: World) -> Iterator[Workflow]:
+    """A fresh queue and pool of the module's deployment (import this fixture as ``wf``)."""
+    serial = next(_SERIAL)
+    pool = f"pool-{serial}"
+    wf = Workflow(
+        stack=workflow_world.stack,
+        ado=workflow_world.ado,
+        router=workflow_world.router,
+        queue=f"q{serial}",
+        pool=pool,
+        pool_id=workflow_world.ado.add_pool(pool),
+    )
+    wf.stack.alerts()  # whatever earlier tests left behind
+    yield wf
+    wf.remove_hooks()
 
 
 def moto_task(task_arn: str) -> Any:
@@ -139,3 +204,66 @@ def environment_of(task: dict[str, Any]) -> dict[str, str]:
         for override in overrides
         for item in override.get("environment", [])
     }
+
+
+@dataclass
+class EcsWorld:
+    """moto in process: a VPC, a cluster and the agent task definition, nothing else."""
+
+    ecs: Any
+    tasks: AgentTasks
+    spec: LaunchSpec
+
+
+@contextmanager
+def ecs_world(
+    *, spot: bool = False, environment: dict[str, str] | None = None
+) -> Iterator[EcsWorld]:
+    """``with mock_aws(): ...`` around a ready cluster; tasks stay RUNNING until stopped."""
+    state_manager.set_transition(
+        model_name="ecs::task", transition={"progression": "manual", "times": 10**9}
+    )
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.delenv("AWS_ENDPOINT_URL", raising=False)
+            patch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # 5000 AMIs nobody here uses
+            with mock_aws():
+                yield _ready_cluster(spot, environment or {"AZP_POOL": "linux"})
+    finally:
+        state_manager.unset_transition("ecs::task")
+
+
+@functools.cache
+def session_for_tests() -> boto3.session.Session:
+    """One session for the in-process tests: its loader parses each service model once."""
+    return boto3.session.Session(
+        region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
+def _ready_cluster(spot: bool, environment: dict[str, str]) -> EcsWorld:
+    session = session_for_tests()
+    ec2 = session.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="agents", Description="a", VpcId=vpc)
+    ecs = session.client("ecs")
+    ecs.create_cluster(clusterName="agents")
+    definition = ecs.register_task_definition(
+        family="agent",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "agent", "image": "agent:1", "memory": 512}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    spec = LaunchSpec(
+        task_definition=definition,
+        container_name="agent",
+        subnets=(subnet,),
+        security_groups=(group["GroupId"],),
+        environment=environment,
+        spot=spot,
+    )
+    return EcsWorld(ecs=ecs, tasks=AgentTasks(ecs, "agents"), spec=spec)

@@ -43,7 +43,8 @@ STEPS: tuple[Step, ...] = (
         120,
     ),
     Step("release", "adoscale.handlers.release.handler", frozenset({STATE})),
-    Step("alert", "adoscale.handlers.alert.handler", frozenset({ALERTS, STATE})),
+    # ado: reads the PAT only to scrub it out of the failure it reports
+    Step("alert", "adoscale.handlers.alert.handler", frozenset({ALERTS, STATE, ADO})),
 )
 
 STEP_NAMES: tuple[str, ...] = tuple(step.name for step in STEPS)

@@ -1,0 +1,110 @@
+"""The first and last word of an execution: validate and lease, release, report a failure.
+
+Validate re-reads the queue item (the poller's copy may be a minute old) and takes the
+queue's lease; an execution that cannot get it ends as "skipped" and the poller decides
+again on its next poll with fresh numbers. Release and the failure alert run on every path
+out, so neither may assume the input was valid.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from adoscale.redact import Redactor
+from adoscale.schema import QUEUE_NAME_PATTERN
+from adoscale.store import QueueStore
+from adoscale.workflow.lease import QueueLease
+from adoscale.workflow.request import ScalingRequest
+
+MESSAGE_LIMIT = 1000
+_BASIC_AUTH = re.compile(r"(?i)(basic|bearer)\s+[A-Za-z0-9+/=._-]{8,}")
+
+
+def validate(
+    state: Mapping[str, Any],
+    execution: str,
+    store: QueueStore,
+    lease: QueueLease,
+    lease_seconds: int,
+) -> dict[str, Any]:
+    """``{"proceed", "reason", "queue", "lease"}``; bad input or a bad item raises."""
+    request = ScalingRequest.from_input(state)
+    queue = store.get(request.queue)
+    if queue is None:
+        return {"proceed": False, "reason": f"queue {request.queue} is not in the queue table"}
+    outcome = lease.acquire(request.queue, execution, lease_seconds, request.action)
+    if not outcome.acquired:
+        return {
+            "proceed": False,
+            "reason": f"another execution holds the lease of {request.queue}",
+            "holder": outcome.holder,
+            "held_until": outcome.expires_at,
+        }
+    return {
+        "proceed": True,
+        "reason": None,
+        "queue": queue.to_item(),
+        "lease": {"owner": execution, "expires_at": outcome.expires_at},
+    }
+
+
+def release(state: Mapping[str, Any], execution: str, lease: QueueLease) -> dict[str, Any]:
+    """Drop the lease if this execution holds it; anything else is a no-op."""
+    queue = queue_name(state)
+    if queue is None:
+        return {"released": False}
+    return {"released": lease.release(queue, execution)}
+
+
+def queue_name(state: Mapping[str, Any]) -> str | None:
+    """The execution's queue when the input names a valid one (it may not: see validate)."""
+    name = state.get("queue")
+    if isinstance(name, str) and re.fullmatch(QUEUE_NAME_PATTERN, name):
+        return name
+    return None
+
+
+def failure_alert(
+    state: Mapping[str, Any], execution: str, secrets: Iterable[str]
+) -> tuple[str | None, str, dict[str, Any]]:
+    """(queue, message, detail) of the C5 ``workflow_failed`` alert for a caught error.
+
+    Lambda errors arrive with a JSON ``Cause`` (errorType, errorMessage, stackTrace): only
+    the type and message are kept, scrubbed of every known PAT and of anything that looks
+    like an Authorization header value.
+    """
+    redactor = Redactor(secrets)
+    error = state.get("error") if isinstance(state.get("error"), Mapping) else {}
+    name = str(error.get("Error") or "Unknown")
+    cause = _cause_text(error.get("Cause"))
+
+    def scrub(text: str) -> str:
+        return _BASIC_AUTH.sub(r"\1 ***", redactor.text(text))
+
+    queue = queue_name(state)
+    action = state.get("action") if isinstance(state.get("action"), str) else "unknown"
+    message = scrub(f"{action} failed: {name}: {cause}")[:MESSAGE_LIMIT]
+    detail = {
+        "execution": execution,
+        "action": action,
+        "error": scrub(name),
+        "cause": scrub(cause)[:MESSAGE_LIMIT],
+    }
+    return queue, message, detail
+
+
+def _cause_text(cause: Any) -> str:
+    if not isinstance(cause, str):
+        return ""
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(parsed, Mapping):
+        message = parsed.get("errorMessage")
+        if isinstance(message, str):
+            return message
+    return cause

@@ -1,0 +1,293 @@
+"""What a step Lambda keeps between warm invocations, and how it reads its event.
+
+Each handler module builds one ``StepRuntime`` at import: the settings its step needs
+(C2, checked at once so a missing variable names itself), then, lazily and once, the boto3
+clients, the PAT cache and the Azure DevOps clients. botocore's transient failures leave
+a handler as ``AwsUnavailableError`` so the state machine's Retry can name them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from adoscale.ado import AdoClient
+from adoscale.alerts import Alerter
+from adoscale.connections import AdoConnections, Deadline
+from adoscale.ecs import AgentTasks
+from adoscale.exceptions import (
+    AdoAuthError,
+    AdoscaleError,
+    AwsUnavailableError,
+    WorkflowInputError,
+)
+from adoscale.pat import PatCache
+from adoscale.runtime import aws_clients, build_alerter
+from adoscale.schema import Queue, parse_queue
+from adoscale.settings import Settings, load_settings
+from adoscale.store import QueueStore
+from adoscale.workflow import steps
+from adoscale.workflow.lease import QueueLease
+from adoscale.workflow.request import ScalingRequest
+
+T = TypeVar("T")
+
+# The C2 variables each need brings (components/permissions.py sets the same ones).
+REQUIRED_BY_NEED: Mapping[str, tuple[str, ...]] = {
+    steps.ADO: ("ADOSCALE_ORG_URL", "ADOSCALE_PAT_SECRET_ARN"),
+    steps.ECS_READ: ("ADOSCALE_CLUSTER",),
+    steps.ECS_RUN: (
+        "ADOSCALE_CLUSTER",
+        "ADOSCALE_SUBNETS",
+        "ADOSCALE_SECURITY_GROUPS",
+        "ADOSCALE_TASK_DEFINITIONS",
+    ),
+    steps.ECS_STOP: ("ADOSCALE_CLUSTER",),
+    steps.ALERTS: ("ADOSCALE_ALERT_TOPIC_ARN", "ADOSCALE_STATE_TABLE"),
+    steps.STATE: ("ADOSCALE_STATE_TABLE",),
+    steps.QUEUES: ("ADOSCALE_TABLE",),
+}
+SERVICES_BY_NEED: Mapping[str, tuple[str, ...]] = {
+    steps.ADO: ("secretsmanager",),
+    steps.ECS_READ: ("ecs",),
+    steps.ECS_RUN: ("ecs",),
+    steps.ECS_STOP: ("ecs",),
+    steps.ALERTS: ("sns", "dynamodb"),
+    steps.STATE: ("dynamodb",),
+    steps.QUEUES: ("dynamodb",),
+}
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalServerError",
+        "InternalFailure",
+        "ServerException",
+    }
+)
+NETWORK_ERRORS = (
+    EndpointConnectionError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+    ConnectionClosedError,
+)
+
+
+def find_step(name: str) -> steps.Step:
+    for step in steps.STEPS:
+        if step.name == name:
+            return step
+    raise ValueError(f"step: unknown {name!r}; one of {', '.join(steps.STEP_NAMES)}")
+
+
+def required_variables(step: steps.Step) -> tuple[str, ...]:
+    return tuple(sorted({var for need in step.needs for var in REQUIRED_BY_NEED[need]}))
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """One invocation's event: ``{"execution": <ARN>, "input": <state>}``."""
+
+    execution: str
+    state: Mapping[str, Any]
+
+    @classmethod
+    def from_event(cls, event: Any) -> StepInput:
+        if not isinstance(event, Mapping):
+            raise WorkflowInputError("event: expected a JSON object")
+        execution, state = event.get("execution"), event.get("input")
+        if not isinstance(execution, str) or not execution:
+            raise WorkflowInputError("event.execution: required execution ARN")
+        if not isinstance(state, Mapping):
+            raise WorkflowInputError("event.input: expected the state object")
+        return cls(execution, state)
+
+    @property
+    def request(self) -> ScalingRequest:
+        return ScalingRequest.from_input(self.state)
+
+    @property
+    def queue(self) -> Queue:
+        """The queue item the first state loaded (steps after it never re-read the table)."""
+        context = self.state.get("context")
+        item = context.get("queue") if isinstance(context, Mapping) else None
+        if not isinstance(item, Mapping):
+            raise WorkflowInputError("input.context.queue: missing (the Validate state sets it)")
+        return parse_queue(dict(item))
+
+    @property
+    def queue_or_none(self) -> Queue | None:
+        """The queue item when Validate got that far (the failure path may not have it)."""
+        try:
+            return self.queue
+        except AdoscaleError:
+            return None
+
+    def result(self, key: str) -> Mapping[str, Any]:
+        """An earlier step's result (``$.launch``, ``$.drain``, ...), empty when absent."""
+        value = self.state.get(key)
+        return value if isinstance(value, Mapping) else {}
+
+
+class StepRuntime:
+    """Settings (read once) and lazily built, cached clients of one step Lambda."""
+
+    def __init__(
+        self,
+        step: steps.Step,
+        settings: Settings,
+        *,
+        session: Any | None = None,
+        region: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.step = step
+        self.settings = settings
+        self.region = region
+        self.deadline = Deadline()
+        self._session = session
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._lock = threading.RLock()
+        self._clients: dict[str, Any] | None = None
+        self._alerter: Alerter | None = None
+        self._connections: AdoConnections | None = None
+        self._pats: PatCache | None = None
+
+    @classmethod
+    def from_environ(cls, step_name: str, environ: Mapping[str, str]) -> StepRuntime:
+        step = find_step(step_name)
+        region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None
+        return cls(step, load_settings(environ, required_variables(step)), region=region)
+
+    # ---- per invocation --------------------------------------------------------------
+
+    def begin(self, event: Any, context: Any) -> StepInput:
+        """Point the deadline at this invocation and parse its event."""
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        self.deadline.reset((lambda: remaining() / 1000.0) if callable(remaining) else None)
+        return StepInput.from_event(event)
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    # ---- collaborators, built once ---------------------------------------------------
+
+    @property
+    def clients(self) -> Mapping[str, Any]:
+        with self._lock:
+            if self._clients is None:
+                services = tuple(
+                    sorted({s for need in self.step.needs for s in SERVICES_BY_NEED[need]})
+                )
+                session = self._session
+                if session is None and self.region:
+                    import boto3  # the handler's cold start pays for it once, on first use
+
+                    session = boto3.session.Session(region_name=self.region)
+                self._clients = aws_clients(session, services, self.settings.max_workers)
+            return self._clients
+
+    @property
+    def alerter(self) -> Alerter:
+        with self._lock:
+            if self._alerter is None:
+                self._alerter = build_alerter(self.settings, self.clients)
+                if self._pats is not None:
+                    for secret in self._pats.known():
+                        self._alerter.add_secret(secret)
+            return self._alerter
+
+    @property
+    def pats(self) -> PatCache:
+        with self._lock:
+            if self._pats is None:
+                self._pats = PatCache(self.clients["secretsmanager"])
+            return self._pats
+
+    def ado(self, queue: Queue) -> AdoClient:
+        """The warm client for the queue's organisation and PAT."""
+        with self._lock:
+            if self._connections is None:
+                self._connections = AdoConnections(
+                    self.settings, self.pats, self.deadline, on_secret=self._on_secret
+                )
+            connections = self._connections
+        return connections.client(connections.key(queue))
+
+    def _on_secret(self, secret: str) -> None:
+        """A PAT just read: alerts built before or after it must never carry it."""
+        with self._lock:
+            if self._alerter is not None:
+                self._alerter.add_secret(secret)
+
+    def secrets_for(self, queue: Queue | None) -> list[str]:
+        """PATs to scrub from what leaves the process; never raises (best effort)."""
+        arns = {self.settings.pat_secret_arn}
+        if queue is not None and queue.pat_secret_arn:
+            arns.add(queue.pat_secret_arn)
+        found = []
+        for arn in sorted(a for a in arns if a):
+            try:
+                found.append(self.pats.get(arn))
+            except Exception:  # noqa: BLE001, S112 - scrubbing by pattern still applies
+                continue
+        return found
+
+    @property
+    def tasks(self) -> AgentTasks:
+        return AgentTasks(self.clients["ecs"], self.settings.cluster)
+
+    @property
+    def lease(self) -> QueueLease:
+        return QueueLease(self.clients["dynamodb"], self.settings.state_table)
+
+    @property
+    def store(self) -> QueueStore:
+        return QueueStore(self.clients["dynamodb"], self.settings.table)
+
+    def run(self, work: Callable[[], T]) -> T:
+        """Do the step's work; map transient AWS errors, and drop a PAT ADO refused."""
+        try:
+            with transient_aws_errors():
+                return work()
+        except AdoAuthError:
+            with self._lock:  # the secret may have been rotated: read it again next time
+                self._connections = None
+                self._pats = None
+            raise
+
+
+@contextmanager
+def transient_aws_errors() -> Iterator[None]:
+    """Re-raise throttling, 5xx and network failures of boto3 as ``AwsUnavailableError``."""
+    try:
+        yield
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        if code in THROTTLING_CODES or status >= 500:
+            operation = getattr(error, "operation_name", "AWS call")
+            raise AwsUnavailableError(f"{operation}: {code or status}: {error}") from error
+        raise
+    except NETWORK_ERRORS as error:
+        raise AwsUnavailableError(f"{type(error).__name__}: {error}") from error

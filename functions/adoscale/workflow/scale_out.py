@@ -1,0 +1,195 @@
+"""Scale-out: launch one task per missing agent, then check that each agent registered.
+
+Each agent gets its name before its task exists (``adoscale-<queue>-<12 hex>``), in both
+``AZP_AGENT_NAME`` and the task's ``adoscale:agent`` tag, so agent and task map one to
+one. The PAT never travels in an override: the task definition takes it from Secrets
+Manager.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from adoscale.ecs import ON_DEMAND, AgentTasks, LaunchSpec
+from adoscale.exceptions import QueueConfigError
+from adoscale.models import Agent, AgentTask
+from adoscale.naming import new_agent_name
+from adoscale.schema import Queue
+from adoscale.settings import Settings
+
+DETAIL_LIMIT = 20  # agents listed in one alert or result (the state is capped at 256 KB)
+MAX_VERIFY_ROUNDS = 30  # a bound on the verify loop whatever the clocks say
+
+
+class AlertSink(Protocol):
+    def publish(
+        self, kind: str, queue: str | None, message: str, detail: Mapping[str, Any] | None = None
+    ) -> bool: ...
+
+
+class AgentLister(Protocol):
+    def agents(self, pool_id: int) -> list[Agent]: ...
+
+
+def agent_environment(queue: Queue, *, placeholder: bool = False) -> dict[str, str]:
+    """Container overrides (C7) shared by the queue's agents; never the PAT."""
+    environment = {"AZP_POOL": queue.pool}
+    if queue.organization_url:
+        environment["AZP_URL"] = queue.organization_url
+    if queue.capabilities is not None:
+        environment["AZP_CAPABILITIES"] = json.dumps(
+            dict(queue.capabilities), sort_keys=True, separators=(",", ":")
+        )
+    if placeholder:
+        environment["AZP_PLACEHOLDER"] = "1"
+    return environment
+
+
+def launch_spec(queue: Queue, settings: Settings, *, placeholder: bool = False) -> LaunchSpec:
+    """The RunTask arguments of the queue's agent profile; an unknown profile names itself."""
+    task_definition = settings.task_definitions.get(queue.agent_profile)
+    if not task_definition:
+        known = ", ".join(sorted(settings.task_definitions)) or "none"
+        raise QueueConfigError(
+            queue.queue,
+            {"agent_profile": [f"no task definition for {queue.agent_profile!r} (known: {known})"]},
+        )
+    return LaunchSpec(
+        task_definition=task_definition,
+        container_name=settings.container_name,
+        subnets=settings.subnets,
+        security_groups=settings.security_groups,
+        assign_public_ip=settings.assign_public_ip,
+        environment=agent_environment(queue, placeholder=placeholder),
+        spot=queue.spot,
+    )
+
+
+def launch(
+    queue: Queue,
+    count: int,
+    tasks: AgentTasks,
+    spec: LaunchSpec,
+    alerter: AlertSink,
+    *,
+    now: datetime,
+    names: Callable[[str], str] = new_agent_name,
+) -> dict[str, Any]:
+    """Start ``count`` agents; failures are reported (and alerted), never raised."""
+    agent_names = [names(queue.queue) for _ in range(count)]
+    launched, failed = tasks.run_agents(spec, queue.queue, agent_names)
+    if failed:
+        reasons = sorted({failure.reason for failure in failed})
+        alerter.publish(
+            "launch_failed",
+            queue.queue,
+            f"{len(failed)} of {count} agents of {queue.queue} could not be launched",
+            {
+                "requested": count,
+                "launched": len(launched),
+                "reasons": reasons[:DETAIL_LIMIT],
+            },
+        )
+    return {
+        "requested": count,
+        "launched": len(launched),
+        "launched_at": now.isoformat(),
+        "tasks": {item.agent_name: item.task_id for item in launched},
+        "on_demand_fallbacks": sum(
+            1 for item in launched if spec.spot and item.capacity_provider == ON_DEMAND
+        ),
+        "failed": len(failed),
+        "failures": [{"agent": f.agent_name, "reason": f.reason} for f in failed[:DETAIL_LIMIT]],
+    }
+
+
+def verify(
+    queue: Queue,
+    pool_id: int,
+    pending: Mapping[str, str],
+    ado: AgentLister,
+    tasks: AgentTasks,
+    alerter: AlertSink,
+    *,
+    now: datetime,
+    boot_timeout_seconds: int,
+    launched_at: datetime | None = None,
+    round_number: int = 1,
+) -> dict[str, Any]:
+    """Check launched agents (name -> task id) against the pool.
+
+    Registered: done. Task stopped without registering: its exit code 0 means it ran its
+    one job and left in time; anything else is a failure to register. Still running past
+    the boot timeout (or the round bound): stopped, a failure to register. Otherwise it
+    stays pending and the state machine waits another boot window. A task's age comes
+    from its ``createdAt``, or from ``launched_at`` when ECS does not say.
+    """
+    registered_names = {agent.name for agent in ado.agents(pool_id)} if pending else set()
+    described = {task.task_id: task for task in tasks.describe(list(pending.values()))}
+    registered = completed = 0
+    still_pending: dict[str, str] = {}
+    failures: list[dict[str, Any]] = []
+    timeout = timedelta(seconds=boot_timeout_seconds)
+    for name, task_id in sorted(pending.items()):
+        task = described.get(task_id)
+        age = _age(task, now, launched_at) if task is not None else timedelta(0)
+        if name in registered_names or (task is not None and task.task_id in registered_names):
+            registered += 1
+        elif task is None:
+            failures.append({"agent": name, "task": task_id, "reason": "task not found in ECS"})
+        elif task.last_status == "STOPPED":
+            if task.exit_code == 0:
+                completed += 1
+            else:
+                failures.append({"agent": name, "task": task_id, "reason": stop_reason(task)})
+        elif task.stopping and round_number < MAX_VERIFY_ROUNDS:
+            still_pending[name] = task_id  # exiting: its exit code decides next round
+        elif task.stopping:
+            failures.append({"agent": name, "task": task_id, "reason": stop_reason(task)})
+        elif age > timeout or round_number >= MAX_VERIFY_ROUNDS:
+            seconds = int(age.total_seconds())
+            tasks.stop_task(
+                task.task_arn, f"adoscale: agent {name} not registered {seconds} s after launch"
+            )
+            failures.append(
+                {
+                    "agent": name,
+                    "task": task_id,
+                    "reason": f"not registered {seconds} s after launch; task stopped",
+                }
+            )
+        else:
+            still_pending[name] = task_id
+    if failures:
+        alerter.publish(
+            "agents_not_registering",
+            queue.queue,
+            f"{len(failures)} agents of {queue.queue} did not register in Azure DevOps",
+            {"agents": failures[:DETAIL_LIMIT], "count": len(failures)},
+        )
+    return {
+        "round": round_number,
+        "registered": registered,
+        "completed": completed,
+        "not_registering": failures[:DETAIL_LIMIT],
+        "not_registering_count": len(failures),
+        "pending": still_pending,
+        "pending_count": len(still_pending),
+    }
+
+
+def stop_reason(task: AgentTask) -> str:
+    parts = [
+        f"stopCode {task.stop_code}" if task.stop_code else "",
+        task.stopped_reason or "",
+        f"exit code {task.exit_code}" if task.exit_code is not None else "no exit code",
+    ]
+    return "stopped before registering: " + "; ".join(part for part in parts if part)
+
+
+def _age(task: AgentTask, now: datetime, launched_at: datetime | None) -> timedelta:
+    born = task.created_at or task.started_at or launched_at
+    return max(timedelta(0), now - born) if born is not None else timedelta(0)

@@ -1,0 +1,227 @@
+"""Seeded randomized race: jobs land on agents at random moments around drain and retire.
+
+The drain and retire functions run against the fake Azure DevOps over HTTP, with an
+adversary that acts before every Azure DevOps call they make: it assigns waiting jobs to
+random agents (even disabled ones, as if the assignment was decided just before the
+PATCH and only became visible later, which is harsher than the real service), finishes
+jobs and lets their one-job agents leave, and fails the odd request. Whatever it does:
+no agent with a job is ever deleted or has its task stopped, and no agent is left
+disabled. The fake refuses to DELETE a busy agent, as Azure DevOps does.
+
+ECS is a recording double of the two calls retire makes (``tasks_of``, ``stop_task``),
+checked at each stop against the organisation's state; the real ECS adapter is tested
+against moto elsewhere, and the wiring in the engine tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import sys
+from dataclasses import dataclass, field
+
+import pytest
+
+from adoscale.ado import AdoClient
+from adoscale.exceptions import AdoAgentBusyError, AdoError
+from adoscale.local.ado_server import FakeAdoError, FakeAdoServer
+from adoscale.models import Agent, AgentTask
+from adoscale.workflow.scale_in import drain, retire
+
+ROUNDS = int(os.environ.get("ADOSCALE_RACE_ROUNDS", "1000"))
+AGENTS_PER_ROUND = 3
+SEED = int(os.environ.get("ADOSCALE_RACE_SEED", "20261127"))
+PAT = "race-pat-5d1f0c9e7a2b"
+QUEUE = "race"
+POOL = "race-pool"
+
+
+@dataclass
+class Ledger:
+    """What the adversary did and what the code under test did, for the invariants."""
+
+    violations: list[str] = field(default_factory=list)
+    jobs_assigned: int = 0
+    kept_busy: int = 0
+    deleted: int = 0
+    refused_busy: int = 0  # DELETEs Azure DevOps refused: a job came after the re-read
+    stopped: int = 0
+    faults: int = 0
+
+
+class Adversary:
+    """Acts on the organisation before each Azure DevOps call drain and retire make."""
+
+    def __init__(self, ado: FakeAdoServer, rng: random.Random, ledger: Ledger) -> None:
+        self.ado = ado
+        self.rng = rng
+        self.ledger = ledger
+        self.agent_ids: list[int] = []
+        self.jobs: list[int] = []
+
+    def act(self, before: str, agent_id: int) -> None:
+        roll = self.rng.random()
+        if roll < 0.30:
+            self._assign(self.rng.choice([agent_id, *self.agent_ids]))
+        elif roll < 0.36:
+            self._finish_and_leave()
+        elif roll < 0.40 and before in {"GET", "DELETE"}:
+            self.ado.inject("agent", "status_503", times=1, method=before)
+            self.ledger.faults += 1
+
+    def _assign(self, agent_id: int) -> None:
+        agent = self.ado.agent(agent_id)
+        if agent is None or "assignedRequest" in agent:
+            return
+        job = self.ado.queue_job(POOL)
+        self.ado.assign_job(job, agent_id)
+        self.jobs.append(job)
+        self.ledger.jobs_assigned += 1
+
+    def _finish_and_leave(self) -> None:
+        for agent_id in self.rng.sample(self.agent_ids, len(self.agent_ids)):
+            agent = self.ado.agent(agent_id)
+            if agent is not None and "assignedRequest" in agent:
+                self.ado.finish_job(agent["assignedRequest"]["requestId"])
+                self.ado.remove_agent(agent_id)
+                return
+
+
+class RacingAdo:
+    """The real AdoClient, with the adversary acting before every call."""
+
+    def __init__(self, client: AdoClient, adversary: Adversary) -> None:
+        self.client = client
+        self.adversary = adversary
+
+    def agent(self, pool_id: int, agent_id: int) -> Agent | None:
+        self.adversary.act("GET", agent_id)
+        return self.client.agent(pool_id, agent_id)
+
+    def set_agent_enabled(self, pool_id: int, agent_id: int, enabled: bool) -> None:
+        self.adversary.act("PATCH", agent_id)
+        self.client.set_agent_enabled(pool_id, agent_id, enabled)
+
+    def delete_agent(self, pool_id: int, agent_id: int) -> bool:
+        self.adversary.act("DELETE", agent_id)
+        try:
+            deleted = self.client.delete_agent(pool_id, agent_id)
+        except AdoAgentBusyError:
+            self.adversary.ledger.refused_busy += 1
+            raise
+        self.adversary.ledger.deleted += int(deleted)
+        return deleted
+
+
+class CheckingTasks:
+    """ECS double: each agent's task; a stop is checked against the organisation at once."""
+
+    def __init__(self, ado: FakeAdoServer, ledger: Ledger) -> None:
+        self.ado = ado
+        self.ledger = ledger
+        self.tasks: dict[str, AgentTask] = {}
+
+    def add(self, agent_name: str) -> None:
+        arn = f"arn:aws:ecs:eu-west-1:123456789012:task/agents/{len(self.tasks):032x}"
+        self.tasks[arn] = AgentTask(arn, QUEUE, agent_name, "RUNNING", "RUNNING")
+
+    def tasks_of(self, queue: str) -> list[AgentTask]:
+        return [task for task in self.tasks.values() if task.queue == queue]
+
+    def stop_task(self, task_arn: str, reason: str) -> bool:
+        task = self.tasks.pop(task_arn)
+        agent = self.ado.agent_by_name(POOL, task.agent_name or "")
+        if agent is not None:
+            self.ledger.violations.append(
+                f"task of {task.agent_name} stopped while its agent is registered "
+                f"(job: {'assignedRequest' in agent}) - {reason}"
+            )
+        self.ledger.stopped += 1
+        return True
+
+
+@pytest.fixture
+def quick_thread_switches():
+    """The fake server shares this process's GIL: hand it over sooner than every 5 ms."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
+    yield
+    sys.setswitchinterval(previous)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.usefixtures("quick_thread_switches")
+def test_no_busy_agent_is_ever_deleted_or_stopped_and_none_stays_disabled():
+    rng = random.Random(SEED)
+    ledger = Ledger()
+    with FakeAdoServer(pat=PAT) as ado:
+        pool_id = ado.add_pool(POOL)
+        client = AdoClient(ado.base_url, PAT, max_retries=0, connect_timeout=1, read_timeout=2)
+        for round_number in range(ROUNDS):
+            # GIVEN a few idle agents, each with its task, chosen as surplus
+            adversary = Adversary(ado, rng, ledger)
+            tasks = CheckingTasks(ado, ledger)
+            for index in range(AGENTS_PER_ROUND):
+                name = f"adoscale-{QUEUE}-{round_number * 16 + index:012x}"
+                adversary.agent_ids.append(ado.register_agent(POOL, name))
+                tasks.add(name)
+            racing = RacingAdo(client, adversary)
+            chosen = rng.sample(adversary.agent_ids, rng.randint(1, AGENTS_PER_ROUND))
+
+            # WHEN drain, a confirm window with the adversary at work, then retire run
+            drained: list[dict] = []
+            with contextlib.suppress(AdoError):  # drain re-enables what it disabled, then raises
+                drained = drain(QUEUE, pool_id, chosen, racing)["drained"]
+            for agent_id in adversary.agent_ids:
+                adversary.act("WINDOW", agent_id)
+            try:
+                outcome = retire(QUEUE, pool_id, drained, racing, tasks)
+                ledger.kept_busy += len(outcome["kept"])
+            except AdoError:
+                pass  # retire handled every agent, re-enabling those it could not settle
+            ado.clear_faults()
+
+            # THEN every agent is enabled, every assigned job still has its agent, and
+            # every agent still registered still has its task
+            context = f"round {round_number}, seed {SEED}"
+            for agent_id in adversary.agent_ids:
+                agent = ado.agent(agent_id)
+                if agent is None:
+                    continue
+                assert agent["enabled"] is True, f"agent {agent_id} left disabled ({context})"
+                assert any(t.agent_name == agent["name"] for t in tasks.tasks.values()), (
+                    f"agent {agent_id} lost its task ({context})"
+                )
+            assert ledger.violations == [], context
+            _assert_jobs_kept_their_agents(ado, adversary, context)
+            _clean_up(ado, adversary)
+
+    # AND the adversary really did race: jobs landed on drained agents, deletes happened
+    assert ledger.jobs_assigned > ROUNDS
+    assert ledger.kept_busy > ROUNDS / 5
+    assert ledger.deleted > ROUNDS / 4
+    assert ledger.refused_busy > ROUNDS / 20
+    assert ledger.stopped >= ledger.deleted
+    assert ledger.faults > ROUNDS / 20
+
+
+def _assert_jobs_kept_their_agents(ado: FakeAdoServer, adversary: Adversary, context: str) -> None:
+    for job in map(ado.job, adversary.jobs):
+        if job.get("result") == "abandoned":
+            raise AssertionError(f"job {job['requestId']} lost its agent ({context})")
+        if "result" in job:
+            continue
+        agent_id = job["reservedAgent"]["id"]
+        assert ado.agent(agent_id) is not None, f"busy agent {agent_id} deleted ({context})"
+
+
+def _clean_up(ado: FakeAdoServer, adversary: Adversary) -> None:
+    for agent_id in adversary.agent_ids:
+        agent = ado.agent(agent_id)
+        if agent is None:
+            continue
+        if "assignedRequest" in agent:
+            ado.finish_job(agent["assignedRequest"]["requestId"])
+        with contextlib.suppress(FakeAdoError):
+            ado.remove_agent(agent_id)
