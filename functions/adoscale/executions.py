@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from adoscale.naming import execution_name
@@ -19,9 +20,9 @@ class ExecutionStarter:
         self._sfn = sfn
         self._arn = state_machine_arn
 
-    def start(self, request: ScalingRequest, minute: Any) -> tuple[str, str]:
+    def start(self, request: ScalingRequest, slot: datetime) -> tuple[str, str]:
         """(execution name, STARTED or ALREADY_STARTED); other failures raise."""
-        name = execution_name(request.queue, request.action, minute)
+        name = execution_name(request.queue, request.action, slot)
         try:
             self._sfn.start_execution(
                 stateMachineArn=self._arn, name=name, input=json.dumps(request.to_input())

@@ -37,6 +37,13 @@ def is_placeholder_of(name: str, queue: str) -> bool:
     return name == placeholder_name(queue)
 
 
-def execution_name(queue: str, action: str, when: datetime) -> str:
-    """Deterministic per (queue, action, minute): a repeated poll cannot start twice."""
-    return f"{queue}-{action}-{when:%Y%m%dT%H%M}"
+def poll_slot(when: datetime, interval_seconds: int) -> datetime:
+    """The start of the poll interval ``when`` falls in (UTC epoch-aligned)."""
+    epoch = int(when.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % interval_seconds, when.tzinfo)
+
+
+def execution_name(queue: str, action: str, slot: datetime) -> str:
+    """Deterministic per (queue, action, poll slot): a repeated or concurrent poll in the
+    same slot cannot start a second execution."""
+    return f"{queue}-{action}-{slot:%Y%m%dT%H%M%S}"

@@ -105,6 +105,8 @@ def allocate_headroom(
 
 
 def needs_reap(queue: Queue, counts: QueueCounts) -> bool:
-    """Offline agents to delete, stale tasks to stop, or a missing placeholder."""
+    """Offline agents to delete, stale tasks to stop, disabled idle agents a failed scale-in
+    left behind (the reaper re-enables them), or a missing placeholder."""
     missing_placeholder = not counts.placeholder_present and not counts.placeholder_starting
-    return counts.offline > 0 or counts.stale > 0 or (queue.enabled and missing_placeholder)
+    leftovers = counts.offline + counts.stale + counts.draining
+    return leftovers > 0 or (queue.enabled and missing_placeholder)

@@ -23,6 +23,7 @@ from adoscale.exceptions import AdoAuthError, AdoError
 from adoscale.executions import ExecutionStarter
 from adoscale.metrics import MetricsPublisher, QueueMetrics, queue_metric_data, stack_metric_data
 from adoscale.models import Agent, AgentTask, JobRequest
+from adoscale.naming import poll_slot
 from adoscale.policy import NONE, Decision, allocate_headroom, decide, launches_wanted, needs_reap
 from adoscale.redact import Redactor
 from adoscale.schema import Queue
@@ -319,7 +320,8 @@ class _Cycle:
             for name, outcome in sorted(self.report.outcomes.items())
             if outcome.decision.action != NONE or outcome.reap
         ]
-        futures = [(r, self.p._executor.submit(starter.start, r, self.now)) for r in requests]
+        slot = poll_slot(self.now, self.p._settings.poll_interval_seconds)
+        futures = [(r, self.p._executor.submit(starter.start, r, slot)) for r in requests]
         for request, future in futures:
             try:
                 execution, _state = future.result()

@@ -13,6 +13,7 @@ from typing import Any
 
 from adoscale.alerts import Alerter, DedupeStore
 from adoscale.connections import AdoConnections, Deadline
+from adoscale.cycles import Activity
 from adoscale.ecs import AgentTasks
 from adoscale.executions import ExecutionStarter
 from adoscale.metrics import MetricsPublisher
@@ -66,6 +67,7 @@ class PollerRuntime:
     settings: Settings
     poller: Poller
     deadline: Deadline
+    activity: Activity
 
 
 def build_poller(settings: Settings, *, session: Any | None = None) -> PollerRuntime:
@@ -88,7 +90,12 @@ def build_poller(settings: Settings, *, session: Any | None = None) -> PollerRun
         alerter=alerter,
         starter=ExecutionStarter(clients["stepfunctions"], settings.state_machine_arn),
     )
-    return PollerRuntime(settings=settings, poller=poller, deadline=deadline)
+    return PollerRuntime(
+        settings=settings,
+        poller=poller,
+        deadline=deadline,
+        activity=Activity(linger_seconds=settings.poll_linger_seconds),
+    )
 
 
 def poller_from_environment(environ: Mapping[str, str]) -> PollerRuntime:

@@ -43,6 +43,8 @@ class Settings:
     ado_read_timeout: float = 10.0
     boot_timeout_seconds: int = 300
     max_task_lifetime_seconds: int = 6 * 3600
+    poll_interval_seconds: int = 20
+    poll_linger_seconds: int = 600
 
 
 # Environment variable -> (field, parser). Parsers raise ValueError with the reason.
@@ -105,6 +107,20 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _whole_seconds(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be a whole number of seconds, 0 or more")
+    return number
+
+
+def _poll_interval(value: str) -> int:
+    number = int(value)
+    if not 5 <= number <= 60:
+        raise ValueError("must be a whole number of seconds from 5 to 60")
+    return number
+
+
 def _positive_float(value: str) -> float:
     number = float(value)
     if not number > 0:
@@ -133,6 +149,8 @@ VARIABLES: Mapping[str, tuple[str, Any]] = {
     "ADOSCALE_ADO_READ_TIMEOUT": ("ado_read_timeout", _positive_float),
     "ADOSCALE_BOOT_TIMEOUT_SECONDS": ("boot_timeout_seconds", _positive_int),
     "ADOSCALE_MAX_TASK_LIFETIME_SECONDS": ("max_task_lifetime_seconds", _positive_int),
+    "ADOSCALE_POLL_INTERVAL_SECONDS": ("poll_interval_seconds", _poll_interval),
+    "ADOSCALE_POLL_LINGER_SECONDS": ("poll_linger_seconds", _whole_seconds),
 }
 
 POLLER_REQUIRED = (

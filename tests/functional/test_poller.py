@@ -105,21 +105,24 @@ def test_a_cycle_counts_decides_starts_and_publishes(stack, ado):
     assert stack.alerts() == []
 
 
-def test_a_repeated_poll_in_the_same_minute_starts_nothing_twice(stack, ado):
+def test_a_repeated_poll_in_the_same_slot_starts_nothing_twice(stack, ado):
     ado.add_pool("build")
     with_placeholder(ado, "build", "build")
     put_queues(stack, {"queue": "build", "pool": "build", "max_agents": 10})
     ado.queue_job("build")
-    minute = datetime(2026, 11, 27, 12, 0, 5, tzinfo=UTC)
-    runtime = make_poller(stack)
-    runtime.poller._clock = lambda: minute
+    slot = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
+    runtime = make_poller(stack)  # polls every 20 s by default
+    runtime.poller._clock = lambda: slot + timedelta(seconds=3)
 
     first = runtime.poller.poll()
-    runtime.poller._clock = lambda: minute + timedelta(seconds=40)
+    runtime.poller._clock = lambda: slot + timedelta(seconds=19)
     second = runtime.poller.poll()
+    runtime.poller._clock = lambda: slot + timedelta(seconds=21)
+    third = runtime.poller.poll()
 
-    assert first.started == second.started == ["build-scale_out-20261127T1200"]
-    assert len(stack.executions()) == 1
+    assert first.started == second.started == ["build-scale_out-20261127T120000"]
+    assert third.started == ["build-scale_out-20261127T120020"]
+    assert len(stack.executions()) == 2
 
 
 def test_request_budget_is_two_per_queue_once_pool_ids_are_cached(stack, ado):
@@ -365,6 +368,7 @@ def test_handler_runs_a_cycle_with_the_lambda_context(monkeypatch, stack, ado):
     )
     for variable, value in stack.env.items():
         monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("ADOSCALE_POLL_INTERVAL_SECONDS", "60")  # one cycle per invocation
     poller_handler._runtime.cache_clear()
 
     class Context:
@@ -390,4 +394,5 @@ def test_handler_runs_a_cycle_with_the_lambda_context(monkeypatch, stack, ado):
             }
         },
         "errors": [],
+        "cycles": 1,
     }

@@ -1,4 +1,5 @@
-"""The poller Lambda (C4): one cycle per scheduled invocation."""
+"""The poller Lambda (C4): cycles every ``ADOSCALE_POLL_INTERVAL_SECONDS`` within each
+scheduled invocation."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 import os
 from typing import Any
 
+from adoscale.cycles import run_cycles
 from adoscale.runtime import PollerRuntime, poller_from_environment
 
 logging.getLogger().setLevel(os.environ.get("ADOSCALE_LOG_LEVEL", "INFO"))
@@ -21,7 +23,8 @@ def _runtime() -> PollerRuntime:
 def handler(event: Any, context: Any) -> dict[str, Any]:
     runtime = _runtime()
     runtime.deadline.reset(_time_left(context))
-    return runtime.poller.poll().to_result()
+    interval = runtime.settings.poll_interval_seconds
+    return run_cycles(runtime.poller, interval, runtime.deadline.remaining, runtime.activity)
 
 
 def _time_left(context: Any) -> Any:

@@ -1,0 +1,169 @@
+"""Sub-minute polling inside one scheduled invocation."""
+
+from __future__ import annotations
+
+import pytest
+
+from adoscale.cycles import Activity, run_cycles
+
+
+class Clock:
+    def __init__(self, timeout: float, cycle_seconds: float) -> None:
+        self.now = 0.0
+        self.timeout = timeout
+        self.cycle_seconds = cycle_seconds
+        self.polls: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.now += seconds
+
+    def time_left(self) -> float:
+        return self.timeout - self.now
+
+
+BUSY = {"queued": 0, "busy": 1, "starting": 0, "action": "none"}
+QUIET = {"queued": 0, "busy": 0, "starting": 0, "action": "none"}
+
+
+class Poller:
+    def __init__(
+        self, clock: Clock, errors_per_cycle: list[list[dict]], states: list[dict] | None = None
+    ) -> None:
+        self.clock = clock
+        self.errors = errors_per_cycle
+        self.states = states
+
+    def poll(self, *, act: bool = True):
+        clock = self.clock
+        clock.polls.append(clock.now)
+        clock.now += clock.cycle_seconds
+        errors = self.errors[len(clock.polls) - 1] if len(clock.polls) <= len(self.errors) else []
+        cycle = len(clock.polls)
+        state = self.states[cycle - 1] if self.states else BUSY
+
+        class Report:
+            def to_result(self):
+                return {"queues": {"q": {**state, "cycle": cycle}}, "errors": errors}
+
+        return Report()
+
+
+@pytest.mark.parametrize(
+    ("interval", "timeout", "cycle_seconds", "starts"),
+    [
+        (20, 55, 1.5, [0, 20, 40]),
+        (60, 55, 1.5, [0]),
+        (30, 55, 1.5, [0, 30]),
+        (20, 55, 9.0, [0, 20, 40]),
+        (20, 45, 1.5, [0, 20]),
+        (20, 55, 25.0, [0, 25]),
+        (15, 900, 1.0, [0, 15, 30, 45]),
+    ],
+    ids=[
+        "three-a-minute",
+        "once-a-minute",
+        "twice-a-minute",
+        "slow-cycles",
+        "short-timeout",
+        "overrunning-cycle",
+        "never-beyond-the-schedule-period",
+    ],
+)
+def test_cycles_are_spaced_from_the_start_and_stop_before_the_timeout(
+    interval, timeout, cycle_seconds, starts
+):
+    clock = Clock(timeout, cycle_seconds)
+
+    result = run_cycles(
+        Poller(clock, []),
+        interval,
+        clock.time_left,
+        Activity(linger_seconds=0),
+        sleep=clock.sleep,
+        monotonic=clock.monotonic,
+        wall_clock=clock.monotonic,
+    )
+
+    assert clock.polls == starts
+    assert result["cycles"] == len(starts)
+    assert result["queues"]["q"]["cycle"] == len(starts)
+
+
+@pytest.mark.parametrize(
+    ("states", "starts"),
+    [
+        ([QUIET], [0]),
+        ([BUSY, QUIET], [0, 20]),
+        ([{**QUIET, "queued": 2}, {**QUIET, "starting": 2}, QUIET], [0, 20, 40]),
+        ([{**QUIET, "action": "scale_in"}, QUIET], [0, 20]),
+    ],
+    ids=["quiet-stack-one-cycle", "stops-when-quiet", "waiting-then-starting", "after-an-action"],
+)
+def test_cycles_continue_only_while_a_queue_is_active(states, starts):
+    clock = Clock(55, 1.0)
+
+    run_cycles(
+        Poller(clock, [], states),
+        20,
+        clock.time_left,
+        Activity(linger_seconds=0),
+        sleep=clock.sleep,
+        monotonic=clock.monotonic,
+        wall_clock=clock.monotonic,
+    )
+
+    assert clock.polls == starts
+
+
+def test_errors_of_every_cycle_are_returned_once():
+    clock = Clock(55, 1.0)
+    a = {"queue": "a", "kind": "ado_unavailable", "message": "503"}
+    b = {"queue": "b", "kind": "ado_auth", "message": "401"}
+
+    result = run_cycles(
+        Poller(clock, [[a], [a, b], []]),
+        20,
+        clock.time_left,
+        Activity(linger_seconds=0),
+        sleep=clock.sleep,
+        monotonic=clock.monotonic,
+        wall_clock=clock.monotonic,
+    )
+
+    assert result["errors"] == [a, b]
+
+
+def test_cycling_lingers_after_activity_across_invocations():
+    # GIVEN a container that saw a busy queue, then only quiet ones
+    clock = Clock(10_000, 1.0)
+    activity = Activity(linger_seconds=100)
+
+    def invoke(states):
+        clock.polls.clear()
+        started = clock.now
+        run_cycles(
+            Poller(clock, [], states),
+            20,
+            lambda: 55 - (clock.now - started),
+            activity,
+            sleep=clock.sleep,
+            monotonic=clock.monotonic,
+            wall_clock=clock.monotonic,
+        )
+        return [round(p - started) for p in clock.polls]
+
+    # WHEN invocations run a minute apart
+    first = invoke([BUSY, QUIET, QUIET])
+    clock.now = 60.0
+    second = invoke([QUIET, QUIET, QUIET])
+    clock.now = 120.0
+    third = invoke([QUIET, QUIET, QUIET])
+
+    # THEN cycling goes on for the linger (busy at 0 s: until 100 s), then one cycle a minute
+    assert first == [0, 20, 40]
+    assert second == [0, 20, 40]  # the cycle at 100 s ends past the linger: the last
+    assert third == [0]
