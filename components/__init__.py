@@ -1,0 +1,1 @@
+"""The adoscale Pulumi components: one ``pulumi.ComponentResource`` per concern."""

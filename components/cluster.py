@@ -1,0 +1,262 @@
+"""AgentCluster: where one-job agent containers run, and the image they run.
+
+An ECS cluster with FARGATE and FARGATE_SPOT, an ECR repository for the agent image, a
+log group, an execution role that can pull the image, write logs and read only the PAT
+secret, an empty task role, and one task definition per agent profile from stack config.
+
+The PAT reaches the container only as the ECS secret ``AZP_TOKEN`` (valueFrom the secret
+ARN), never as an environment value. ``AZP_POOL``, ``AZP_AGENT_NAME`` and
+``AZP_CAPABILITIES`` differ per queue and launch, so the launch step passes them as
+RunTask container overrides.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam
+from components.config import AgentProfile
+from components.iam import AwsContext
+
+CONTAINER_NAME = "agent"
+STOP_TIMEOUT_SECONDS = 120  # Fargate's maximum: time for the agent to deregister
+
+
+def lifecycle_policy(keep_images: int) -> str:
+    """Untagged layers go after a week; at most ``keep_images`` tagged images stay."""
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": "expire untagged images after 7 days",
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": 7,
+                    },
+                    "action": {"type": "expire"},
+                },
+                {
+                    "rulePriority": 2,
+                    "description": f"keep the newest {keep_images} images",
+                    "selection": {
+                        "tagStatus": "any",
+                        "countType": "imageCountMoreThan",
+                        "countNumber": keep_images,
+                    },
+                    "action": {"type": "expire"},
+                },
+            ]
+        }
+    )
+
+
+@dataclass
+class AgentClusterArgs:
+    context: AwsContext
+    resource_prefix: str  # e.g. adoscale-dev: families and the repository are named after it
+    organization_url: str
+    pat_secret_arn: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    profiles: Sequence[AgentProfile]
+    log_group_name: str
+    log_retention_days: int
+    container_insights: str
+    ecr_keep_images: int
+    task_role_policy_arns: Sequence[str]
+    tags: Mapping[str, str]
+
+
+class AgentCluster(pulumi.ComponentResource):
+    cluster: aws.ecs.Cluster
+    repository: aws.ecr.Repository
+    log_group: aws.cloudwatch.LogGroup
+    execution_role: aws.iam.Role
+    task_role: aws.iam.Role
+    task_definitions: dict[str, aws.ecs.TaskDefinition]
+    cluster_name: pulumi.Output[str]
+    cluster_arn: pulumi.Output[str]
+    repository_url: pulumi.Output[str]
+    task_definition_arns: pulumi.Output[dict[str, str]]
+
+    def __init__(
+        self, name: str, args: AgentClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("adoscale:cluster:AgentCluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = dict(args.tags)
+        self.cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            settings=[
+                aws.ecs.ClusterSettingArgs(name="containerInsights", value=args.container_insights)
+            ],
+            tags=tags,
+            opts=child,
+        )
+        aws.ecs.ClusterCapacityProviders(
+            f"{name}-capacity",
+            cluster_name=self.cluster.name,
+            capacity_providers=["FARGATE", "FARGATE_SPOT"],
+            default_capacity_provider_strategies=[
+                aws.ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArgs(
+                    capacity_provider="FARGATE", weight=1, base=0
+                )
+            ],
+            opts=child,
+        )
+        self.repository = aws.ecr.Repository(
+            f"{name}-repository",
+            name=f"{args.resource_prefix.lower()}/agent",
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
+                scan_on_push=True
+            ),
+            encryption_configurations=[
+                aws.ecr.RepositoryEncryptionConfigurationArgs(
+                    encryption_type="KMS", kms_key=args.kms_key_arn
+                )
+            ],
+            tags=tags,
+            opts=child,
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-repository-lifecycle",
+            repository=self.repository.name,
+            policy=lifecycle_policy(args.ecr_keep_images),
+            opts=child,
+        )
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=args.log_group_name,
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.kms_key_arn,
+            tags=tags,
+            opts=child,
+        )
+        self.execution_role = self._execution_role(name, args, tags)
+        self.task_role = aws.iam.Role(
+            f"{name}-task",
+            description="adoscale agent tasks: no permissions unless the stack config adds some",
+            assume_role_policy=iam.assume_role_policy(
+                "ecs-tasks.amazonaws.com", source_account=args.context.account_id
+            ),
+            tags=tags,
+            opts=child,
+        )
+        for index, policy_arn in enumerate(args.task_role_policy_arns):
+            aws.iam.RolePolicyAttachment(
+                f"{name}-task-policy-{index}",
+                role=self.task_role.name,
+                policy_arn=policy_arn,
+                opts=child,
+            )
+        self.task_definitions = {
+            profile.name: self._task_definition(name, profile, args, tags)
+            for profile in args.profiles
+        }
+        self.cluster_name, self.cluster_arn = self.cluster.name, self.cluster.arn
+        self.repository_url = self.repository.repository_url
+        self.task_definition_arns = pulumi.Output.all(
+            **{profile: definition.arn for profile, definition in self.task_definitions.items()}
+        )
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "repository_url": self.repository_url,
+                "task_definition_arns": self.task_definition_arns,
+            }
+        )
+
+    def task_family_arns(self) -> list[pulumi.Output[str]]:
+        """Every revision of the agent task definitions, for RunTask permissions."""
+        return [
+            pulumi.Output.concat(definition.arn_without_revision, ":*")
+            for definition in self.task_definitions.values()
+        ]
+
+    def _execution_role(
+        self, name: str, args: AgentClusterArgs, tags: Mapping[str, str]
+    ) -> aws.iam.Role:
+        role = aws.iam.Role(
+            f"{name}-execution",
+            description="adoscale agent tasks: pull the image, write logs, read the PAT",
+            assume_role_policy=iam.assume_role_policy("ecs-tasks.amazonaws.com"),
+            tags=dict(tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.iam.RolePolicy(
+            f"{name}-execution",
+            role=role.id,
+            policy=iam.document(
+                [
+                    # GetAuthorizationToken has no resource-level permissions.
+                    iam.allow(["ecr:GetAuthorizationToken"], ["*"]),
+                    iam.allow(
+                        [
+                            "ecr:BatchCheckLayerAvailability",
+                            "ecr:BatchGetImage",
+                            "ecr:GetDownloadUrlForLayer",
+                        ],
+                        [self.repository.arn],
+                    ),
+                    iam.log_writer(self.log_group.arn),
+                    iam.allow(["secretsmanager:GetSecretValue"], [args.pat_secret_arn]),
+                    iam.kms_via(args.context, args.kms_key_arn, "secretsmanager", ["kms:Decrypt"]),
+                ]
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return role
+
+    def _task_definition(
+        self,
+        name: str,
+        profile: AgentProfile,
+        args: AgentClusterArgs,
+        tags: Mapping[str, str],
+    ) -> aws.ecs.TaskDefinition:
+        container = {
+            "name": CONTAINER_NAME,
+            "image": pulumi.Output.concat(self.repository.repository_url, ":", profile.image_tag),
+            "essential": True,
+            "cpu": profile.cpu,
+            "memory": profile.memory,
+            "environment": [{"name": "AZP_URL", "value": args.organization_url}],
+            "secrets": [{"name": "AZP_TOKEN", "valueFrom": args.pat_secret_arn}],
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": self.log_group.name,
+                    "awslogs-region": args.context.region,
+                    "awslogs-stream-prefix": profile.name,
+                },
+            },
+            "stopTimeout": STOP_TIMEOUT_SECONDS,
+            "linuxParameters": {"initProcessEnabled": True},
+        }
+        return aws.ecs.TaskDefinition(
+            f"{name}-{profile.name}",
+            family=f"{args.resource_prefix}-{profile.name}",
+            cpu=str(profile.cpu),
+            memory=str(profile.memory),
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                operating_system_family="LINUX", cpu_architecture=profile.architecture
+            ),
+            ephemeral_storage=aws.ecs.TaskDefinitionEphemeralStorageArgs(
+                size_in_gib=profile.ephemeral_storage_gib
+            ),
+            execution_role_arn=self.execution_role.arn,
+            task_role_arn=self.task_role.arn,
+            container_definitions=pulumi.Output.json_dumps([container]),
+            tags={**tags, "adoscale:profile": profile.name},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
