@@ -1,0 +1,117 @@
+"""Synthetic traces, seeded so a run can be repeated: steady, bursty and working-hours load.
+
+- ``steady``: a Poisson stream around the clock (a busy monorepo's nightly-and-daily CI).
+- ``working_hours``: Poisson arrivals whose rate follows the working day (08:00-18:00 on
+  weekdays carries 85 % of the jobs), the shape most teams see.
+- ``bursty``: working-hours *bursts*: a merge or a release fans out into several parallel
+  jobs queued within seconds of each other, the load that exposes slow scale-out.
+
+Durations are lognormal (median ``duration_median_s``, shape ``duration_sigma``), clipped to
+[30 s, 3 h]: CI jobs are mostly short with a long tail.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+from adoscale.simulate.trace import Trace, TraceJob
+
+DAY = 86_400.0
+WORK_START, WORK_END = 8 * 3600.0, 18 * 3600.0
+WORKING_SHARE = 0.85  # of a working-hours trace's jobs that fall in working hours
+MIN_DURATION, MAX_DURATION = 30.0, 3 * 3600.0
+KINDS = ("steady", "bursty", "working-hours")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What every generator takes; ``burst_mean`` only matters to ``bursty``."""
+
+    jobs_per_day: float = 500.0
+    days: float = 1.0
+    duration_median_s: float = 360.0
+    duration_sigma: float = 0.8
+    burst_mean: float = 6.0  # jobs per burst, geometric
+    burst_spread_s: float = 20.0  # a burst's jobs are queued within this many seconds
+    seed: int = 7
+
+    def __post_init__(self) -> None:
+        for name in ("jobs_per_day", "days", "duration_median_s", "burst_mean"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}: must be > 0")
+        if self.duration_sigma < 0 or self.burst_spread_s < 0:
+            raise ValueError("duration_sigma and burst_spread_s: must be >= 0")
+
+
+def generate(kind: str, shape: Shape) -> Trace:
+    if kind == "steady":
+        return steady(shape)
+    if kind == "bursty":
+        return bursty(shape)
+    if kind == "working-hours":
+        return working_hours(shape)
+    raise ValueError(f"kind: one of {', '.join(KINDS)}, got {kind!r}")
+
+
+def steady(shape: Shape) -> Trace:
+    rng = random.Random(shape.seed)  # noqa: S311 - a seeded simulation
+    span = shape.days * DAY
+    rate = shape.jobs_per_day / DAY
+    jobs, now = [], rng.expovariate(rate)
+    while now < span:
+        jobs.append(TraceJob(round(now, 1), _duration(rng, shape)))
+        now += rng.expovariate(rate)
+    return Trace(f"steady-{shape.jobs_per_day:g}x{shape.days:g}d", tuple(jobs), span)
+
+
+def working_hours(shape: Shape) -> Trace:
+    rng = random.Random(shape.seed)  # noqa: S311 - a seeded simulation
+    jobs = [
+        TraceJob(round(moment, 1), _duration(rng, shape))
+        for moment in _working_moments(rng, shape, shape.jobs_per_day)
+    ]
+    return Trace(
+        f"working-hours-{shape.jobs_per_day:g}x{shape.days:g}d", tuple(jobs), shape.days * DAY
+    )
+
+
+def bursty(shape: Shape) -> Trace:
+    """Bursts arrive like working-hours jobs; each burst holds a geometric number of jobs."""
+    rng = random.Random(shape.seed)  # noqa: S311 - a seeded simulation
+    bursts_per_day = shape.jobs_per_day / shape.burst_mean
+    p = 1.0 / shape.burst_mean
+    jobs = []
+    for start in _working_moments(rng, shape, bursts_per_day):
+        size = 1 + int(math.log(1.0 - rng.random()) / math.log(1.0 - p)) if p < 1 else 1
+        for _ in range(size):
+            queued = start + rng.uniform(0.0, shape.burst_spread_s)
+            jobs.append(TraceJob(round(queued, 1), _duration(rng, shape)))
+    return Trace(f"bursty-{shape.jobs_per_day:g}x{shape.days:g}d", tuple(jobs), shape.days * DAY)
+
+
+def _working_moments(rng: random.Random, shape: Shape, per_day: float) -> list[float]:
+    """Poisson moments: ``WORKING_SHARE`` of them on weekday working hours, the rest anytime."""
+    moments: list[float] = []
+    whole_days = math.ceil(shape.days)
+    weekdays = [day for day in range(whole_days) if day % 7 < 5] or [0]
+    total = per_day * shape.days
+    work_rate = total * WORKING_SHARE / (len(weekdays) * (WORK_END - WORK_START))
+    for day in weekdays:
+        now = day * DAY + WORK_START + rng.expovariate(work_rate)
+        while now < day * DAY + WORK_END:
+            moments.append(now)
+            now += rng.expovariate(work_rate)
+    span = shape.days * DAY
+    background = total * (1.0 - WORKING_SHARE) / span
+    now = rng.expovariate(background)
+    while now < span:
+        moments.append(now)
+        now += rng.expovariate(background)
+    return sorted(moment for moment in moments if moment < span)
+
+
+def _duration(rng: random.Random, shape: Shape) -> float:
+    drawn = rng.lognormvariate(math.log(shape.duration_median_s), shape.duration_sigma)
+    return round(min(MAX_DURATION, max(MIN_DURATION, drawn)), 1)

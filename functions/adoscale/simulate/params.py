@@ -1,0 +1,147 @@
+"""The simulator's knobs, with the defaults and where they come from.
+
+Start-up time (RunTask accepted -> agent registered in the pool, online, taking jobs) on
+Fargate is provisioning + ENI attach (~5-10 s) + image pull + ``config.sh`` registration
+(~5-10 s). Fargate caches no image, so the pull dominates: a 413 MB image took 53-62 s from
+task creation to container start in a private subnet (elasticscale.com, "Reduce AWS Fargate
+pull times with SOCI", 2024-04-10; AWS's "Optimize Amazon ECS task launch time" names the
+same parts). The agent image (agent + git + docker CLI) is of that size, so the default
+is lognormal with a median of 60 s and shape 0.25 (5th percentile ~40 s, 95th ~90 s).
+Smaller images, SOCI lazy loading or a zstd image cut it: pass ``--startup-median``.
+
+Billing: a task is billed from RunTask to its stop, with Fargate's one-minute minimum.
+Fargate starts billing when the image pull starts, a few seconds after RunTask, so this
+over-counts slightly and equally for every policy; the teardown (the agent deregisters and
+the container exits after its job) is billed too.
+
+Agent compute: Fargate Linux/x86 in us-east-1, $0.04048 per vCPU-hour and $0.004445 per
+GB-hour (aws.amazon.com/fargate/pricing, as quoted by the vantage.sh and wring.co Fargate
+pricing guides, collected 2026-11); Fargate Spot is "up to 70 %" cheaper, so Spot share s bills
+(1 - 0.7 s) of on-demand. The default task size is 2 vCPU / 4 GB (a typical CI agent).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+MINUTE = 60.0
+# The poller runs a cycle every ADOSCALE_POLL_INTERVAL_SECONDS (default 20) inside each
+# invocation that EventBridge Scheduler starts once a minute (adoscale.cycles).
+POLL_INTERVAL_S = 20.0
+INVOCATION_PERIOD_S = 60.0  # EventBridge Scheduler's rate(1 minute): its minimum
+POLL_LINGER_S = 600.0  # cycles continue this long after the last activity
+CONFIRM_WINDOW_S = 15.0  # scale-in: disable, wait, re-check, then delete + stop
+
+
+@dataclass(frozen=True)
+class StartupTime:
+    """Lognormal seconds from RunTask to a registered agent; ``sigma`` 0 means fixed."""
+
+    median_s: float = 60.0
+    sigma: float = 0.25
+
+    def __post_init__(self) -> None:
+        if not self.median_s > 0:
+            raise ValueError(f"startup median_s: must be > 0, got {self.median_s}")
+        if self.sigma < 0:
+            raise ValueError(f"startup sigma: must be >= 0, got {self.sigma}")
+
+    def sample(self, rng: random.Random) -> float:
+        if self.sigma == 0:
+            return self.median_s
+        return rng.lognormvariate(math.log(self.median_s), self.sigma)
+
+    def quantile(self, q: float) -> float:
+        """The q-quantile of the distribution (for documentation and sanity checks)."""
+        from statistics import NormalDist
+
+        if self.sigma == 0:
+            return self.median_s
+        return self.median_s * math.exp(self.sigma * NormalDist().inv_cdf(q))
+
+    def describe(self) -> str:
+        if self.sigma == 0:
+            return f"fixed {self.median_s:g} s"
+        return (
+            f"lognormal median {self.median_s:g} s, sigma {self.sigma:g} "
+            f"(p5 {self.quantile(0.05):.0f} s, p95 {self.quantile(0.95):.0f} s)"
+        )
+
+
+@dataclass(frozen=True)
+class AgentPrices:
+    """What one agent-second costs (module docstring has the sources)."""
+
+    vcpu: float = 2.0
+    memory_gb: float = 4.0
+    vcpu_hour_usd: float = 0.04048
+    gb_hour_usd: float = 0.004445
+    spot_share: float = 0.0
+    spot_discount: float = 0.70
+    minimum_billed_s: float = 60.0  # Fargate bills per second with a one-minute minimum
+
+    def __post_init__(self) -> None:
+        for name in ("vcpu", "memory_gb"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}: must be > 0")
+        for name in ("vcpu_hour_usd", "gb_hour_usd", "minimum_billed_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must be >= 0")
+        for name in ("spot_share", "spot_discount"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name}: must be between 0 and 1")
+
+    @property
+    def agent_hour_usd(self) -> float:
+        on_demand = self.vcpu * self.vcpu_hour_usd + self.memory_gb * self.gb_hour_usd
+        return on_demand * (1.0 - self.spot_share * self.spot_discount)
+
+    def cost(self, agent_seconds: float) -> float:
+        return agent_seconds / 3600.0 * self.agent_hour_usd
+
+
+@dataclass(frozen=True)
+class SimParams:
+    """One queue and its platform. Times in seconds unless the name says minutes."""
+
+    startup: StartupTime = field(default_factory=StartupTime)
+    poll_interval_s: float = POLL_INTERVAL_S
+    first_poll_s: float = 0.0
+    # The scheduler starts an invocation each period; polls between those happen only
+    # while the queue is active (adoscale.cycles). A period <= the interval polls always.
+    invocation_period_s: float = INVOCATION_PERIOD_S
+    poll_linger_s: float = POLL_LINGER_S
+    standby_agents: int = 0
+    idle_timeout_minutes: int = 10
+    max_agents: int = 100
+    capabilities: Mapping[str, str] | None = field(default=None, hash=False)
+    launch_delay_s: float = 2.0  # poll -> StartExecution -> launch Lambda -> RunTask accepted
+    confirm_window_s: float = CONFIRM_WINDOW_S
+    teardown_s: float = 5.0  # job done -> agent deregistered -> task stopped (billed)
+    fast_path_delay_s: float | None = None  # what-if: a service hook polls this long after a job
+    unique_executions: bool = False  # what-if: executions named per poll, not per minute
+    seed: int = 1
+    prices: AgentPrices = field(default_factory=AgentPrices)
+
+    def __post_init__(self) -> None:
+        if not self.poll_interval_s > 0:
+            raise ValueError(f"poll_interval_s: must be > 0, got {self.poll_interval_s}")
+        if not 1 <= self.max_agents <= 1000:
+            raise ValueError(f"max_agents: must be 1..1000, got {self.max_agents}")
+        if not 0 <= self.standby_agents <= self.max_agents:
+            raise ValueError(f"standby_agents: must be 0..max_agents, got {self.standby_agents}")
+        if not 1 <= self.idle_timeout_minutes <= 1440:
+            raise ValueError(
+                f"idle_timeout_minutes: must be 1..1440, got {self.idle_timeout_minutes}"
+            )
+        if not self.invocation_period_s > 0:
+            raise ValueError(f"invocation_period_s: must be > 0, got {self.invocation_period_s}")
+        delays = ("first_poll_s", "launch_delay_s", "confirm_window_s", "teardown_s")
+        for name in (*delays, "poll_linger_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must be >= 0")
+        if self.fast_path_delay_s is not None and self.fast_path_delay_s < 0:
+            raise ValueError("fast_path_delay_s: must be >= 0")
