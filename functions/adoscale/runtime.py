@@ -34,19 +34,30 @@ def quiet_sdk_wire_logs() -> None:
             logger.setLevel(logging.INFO)
 
 
-def aws_clients(session: Any | None, services: tuple[str, ...], max_workers: int) -> dict[str, Any]:
-    """Clients with bounded timeouts and botocore's standard retry mode."""
-    import boto3  # imported here: the handler's cold start pays for it once, on first use
-    from botocore.config import Config
+def aws_clients(
+    session: Any | None, services: tuple[str, ...], max_workers: int, region: str | None = None
+) -> dict[str, Any]:
+    """Clients with bounded timeouts and botocore's standard retry mode.
+
+    botocore, not boto3: the handlers need no resources or S3 transfers, and boto3's
+    import costs a cold start tens of milliseconds for them. A boto3 session (tests, the
+    local mode) is accepted too.
+    """
+    from botocore.config import Config  # the SDK loads on first use, not at import
 
     quiet_sdk_wire_logs()
     config = Config(
+        region_name=region,
         connect_timeout=3,
         read_timeout=10,
         retries={"mode": "standard", "max_attempts": 4},
         max_pool_connections=max(10, max_workers),
     )
-    session = session or boto3.session.Session()
+    if session is None:
+        from botocore.session import get_session
+
+        core = get_session()
+        return {service: core.create_client(service, config=config) for service in services}
     return {service: session.client(service, config=config) for service in services}
 
 

@@ -1,7 +1,7 @@
 """The queue table (C1): a paginated scan that never fails as a whole for one bad item.
 
 Takes an injected DynamoDB client (low-level, so the same code runs against moto, the
-local mode and AWS) and converts with boto3's own type (de)serialisers.
+local mode and AWS). Items convert through ``adoscale.attributes``.
 """
 
 from __future__ import annotations
@@ -10,14 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
+from adoscale.attributes import from_attribute_map, to_attribute_map
 from adoscale.exceptions import QueueConfigError
 from adoscale.schema import Queue, parse_queue
 
 TRANSACTION_LIMIT = 100
-_DESERIALIZER = TypeDeserializer()
-_SERIALIZER = TypeSerializer()
 
 
 @dataclass(frozen=True)
@@ -26,14 +23,6 @@ class ScanResult:
 
     queues: list[Queue] = field(default_factory=list)
     errors: list[QueueConfigError] = field(default_factory=list)
-
-
-def from_attribute_map(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _DESERIALIZER.deserialize(value) for key, value in item.items()}
-
-
-def to_attribute_map(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _SERIALIZER.serialize(value) for key, value in item.items()}
 
 
 class QueueStore:

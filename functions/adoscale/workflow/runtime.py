@@ -1,7 +1,7 @@
 """What a step Lambda keeps between warm invocations, and how it reads its event.
 
 Each handler module builds one ``StepRuntime`` at import: the settings its step needs
-(C2, checked at once so a missing variable names itself), then, lazily and once, the boto3
+(C2, checked at once so a missing variable names itself), then, lazily and once, the AWS
 clients, the PAT cache and the Azure DevOps clients. botocore's transient failures leave
 a handler as ``AwsUnavailableError`` so the state machine's Retry can name them.
 """
@@ -199,12 +199,9 @@ class StepRuntime:
                 services = tuple(
                     sorted({s for need in self.step.needs for s in SERVICES_BY_NEED[need]})
                 )
-                session = self._session
-                if session is None and self.region:
-                    import boto3  # the handler's cold start pays for it once, on first use
-
-                    session = boto3.session.Session(region_name=self.region)
-                self._clients = aws_clients(session, services, self.settings.max_workers)
+                self._clients = aws_clients(
+                    self._session, services, self.settings.max_workers, self.region
+                )
             return self._clients
 
     @property
