@@ -1,0 +1,122 @@
+"""The poller on a compressed schedule, with the deployed cadence.
+
+As deployed, EventBridge Scheduler invokes the poller once a minute and the invocation
+runs a cycle every ``poll_interval_seconds`` while the stack is active or was within
+``poll_linger_seconds`` (``adoscale.cycles``); a quiet stack gets one cycle a minute.
+``PollLoop`` keeps exactly that rhythm on the simulated clock, with the same
+``Activity`` rule.
+
+The Poller is wired from the same parts as ``adoscale.runtime.build_poller`` (boto3
+clients reaching moto through ``AWS_ENDPOINT_URL``), with one difference: its clock is
+the simulation's, so agent ages, idle timeouts, job ages and the per-slot execution names
+all run at the scenario's speed, consistently with the simulated organisation.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from adoscale.connections import AdoConnections, Deadline
+from adoscale.cycles import Activity
+from adoscale.ecs import AgentTasks
+from adoscale.executions import ExecutionStarter
+from adoscale.local.clock import SimClock
+from adoscale.metrics import MetricsPublisher
+from adoscale.pat import PatCache
+from adoscale.poll import Poller, PollReport
+from adoscale.runtime import aws_clients, build_alerter
+from adoscale.settings import Settings
+from adoscale.store import QueueStore
+
+LOG = logging.getLogger(__name__)
+SERVICES = ("dynamodb", "ecs", "cloudwatch", "sns", "stepfunctions", "secretsmanager")
+
+
+def build_local_poller(settings: Settings, clock: SimClock) -> tuple[Poller, Deadline]:
+    clients = aws_clients(None, SERVICES, settings.max_workers)
+    deadline = Deadline()
+    alerter = build_alerter(settings, clients)
+    connections = AdoConnections(
+        settings, PatCache(clients["secretsmanager"]), deadline, on_secret=alerter.add_secret
+    )
+    poller = Poller(
+        settings,
+        store=QueueStore(clients["dynamodb"], settings.table),
+        tasks=AgentTasks(clients["ecs"], settings.cluster),
+        connections=connections,
+        metrics=MetricsPublisher(clients["cloudwatch"], settings.metric_namespace),
+        alerter=alerter,
+        starter=ExecutionStarter(clients["stepfunctions"], settings.state_machine_arn),
+        clock=clock.now,
+    )
+    return poller, deadline
+
+
+@dataclass(frozen=True)
+class PollRecord:
+    at: float  # simulated seconds since the start
+    report: PollReport
+    real_seconds: float
+
+
+@dataclass
+class PollLoop:
+    """Cycles on the simulated clock: one per ``period`` (the schedule), and one every
+    ``cycle`` seconds in between while ``activity`` says the stack is (or was) active."""
+
+    poller: Poller
+    deadline: Deadline
+    clock: SimClock
+    period: float
+    cycle: float
+    activity: Activity
+    on_poll: Callable[[PollRecord], None] | None = None
+    records: list[PollRecord] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> PollLoop:
+        self._thread = threading.Thread(target=self._run, name="local-poller", daemon=True)
+        self._thread.start()
+        return self
+
+    def join(self, timeout: float = 30.0) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def latest(self) -> PollRecord | None:
+        with self._lock:
+            return self.records[-1] if self.records else None
+
+    def _run(self) -> None:
+        per_period = max(1, round(self.period / self.cycle))
+        slot = 0
+        keep_going = False
+        while self.clock.sleep_until(slot * self.cycle):
+            if slot % per_period == 0 or keep_going:  # a scheduled invocation, or cycling on
+                keep_going = self._cycle()
+            # the next slot on the schedule that has not passed yet
+            slot = max(slot + 1, int(self.clock.elapsed() // self.cycle) + 1)
+
+    def _cycle(self) -> bool:
+        started = self.clock.elapsed()
+        real_start = self.clock.real(started)
+        self.deadline.reset()
+        try:
+            report = self.poller.poll()
+        except Exception as error:  # a crashed cycle is a finding, not the end of the run
+            LOG.exception("poll cycle failed")
+            with self._lock:
+                self.failures.append(f"{started:.0f}s: {type(error).__name__}: {error}")
+            return False
+        real_seconds = self.clock.real(self.clock.elapsed()) - real_start
+        record = PollRecord(started, report, real_seconds)
+        with self._lock:
+            self.records.append(record)
+        if self.on_poll is not None:
+            self.on_poll(record)
+        return self.activity.observe(report.to_result(), started)

@@ -1,0 +1,263 @@
+"""The local Fargate stand-in and simulated organisation: moto ECS in process, the fake
+Azure DevOps' state API, and a clock the test moves by hand."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+import requests
+from moto import mock_aws
+
+from adoscale.ecs import AgentTasks, LaunchSpec
+from adoscale.local.clock import SimClock
+from adoscale.local.fargate import LocalFargate
+from adoscale.local.organisation import SimulatedOrganisation
+from adoscale.local.scenario import load_scenario, parse_scenario
+from adoscale.workflow.scale_out import agent_environment
+
+REGION = "eu-west-1"
+BOOT = 30.0
+SCENARIO = """\
+name: unit
+boot_delay: 30s
+queues:
+  - {queue: ci, pool: Build, max_agents: 4, capabilities: {docker: ""}}
+jobs:
+  - {kind: burst, at: 1m, count: 2, duration: 2m, demands: [docker]}
+faults:
+  - {from: 2m, to: 3m, target: jobrequests, mode: status_500}
+"""
+
+
+class Hand:
+    """A monotonic clock that moves only when told (speed 1: simulated = real seconds)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def world(monkeypatch):
+    for name, value in (("AWS_ACCESS_KEY_ID", "t"), ("AWS_SECRET_ACCESS_KEY", "t")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name=REGION)
+        vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+        group = ec2.create_security_group(GroupName="g", Description="g", VpcId=vpc)["GroupId"]
+        ecs = boto3.client("ecs", region_name=REGION)
+        ecs.create_cluster(clusterName="agents")
+        definition = ecs.register_task_definition(
+            family="agent",
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="512",
+            memory="1024",
+            containerDefinitions=[{"name": "agent", "image": "a", "memory": 1024}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        scenario = parse_scenario(SCENARIO, "unit.yaml")
+        hand = Hand()
+        clock = SimClock(1.0, monotonic=hand)
+        org = SimulatedOrganisation(scenario, clock).start()
+        queue = scenario.queues[0]
+        fargate = LocalFargate(
+            ecs, "agents", org, clock, {queue.queue: queue}, boot_delay=lambda: BOOT
+        )
+        tasks = AgentTasks(ecs, "agents")
+
+        def launch(name: str, *, placeholder: bool = False) -> str:
+            spec = LaunchSpec(
+                task_definition=definition,
+                container_name="agent",
+                subnets=(subnet,),
+                security_groups=(group,),
+                environment=agent_environment(queue, placeholder=placeholder),
+            )
+            return tasks.run_agent(spec, queue.queue, name, placeholder).task_arn
+
+        yield {
+            "ecs": ecs,
+            "org": org,
+            "ado": org.ado,
+            "fargate": fargate,
+            "hand": hand,
+            "launch": launch,
+        }
+        org.stop()
+
+
+def at(world, seconds: float) -> None:
+    world["hand"].now = seconds
+    world["fargate"].tick()
+
+
+def with_placeholder(ado) -> None:
+    """Without any agent that meets its demands, Azure DevOps fails a job at once."""
+    ado.register_agent(
+        "Build", "adoscale-placeholder-ci", online=False, capabilities={"docker": ""}
+    )
+
+
+def agents(ado) -> list[dict]:
+    return [a for a in ado.agents("Build") if a["name"] != "adoscale-placeholder-ci"]
+
+
+def task_status(world, arn: str) -> tuple[str, str]:
+    task = world["ecs"].describe_tasks(cluster="agents", tasks=[arn])["tasks"][0]
+    return task["desiredStatus"], task.get("stoppedReason", "")
+
+
+def test_a_task_boots_registers_runs_one_job_then_leaves_and_its_task_stops(world):
+    # GIVEN a waiting job that demands docker, and a task launched for the docker queue
+    ado = world["ado"]
+    with_placeholder(ado)
+    first = ado.queue_job("Build", ["docker"])
+    second = ado.queue_job("Build", ["docker"])
+    arn = world["launch"]("adoscale-ci-00000000000a")
+
+    # WHEN time passes: boot, then the job's duration (60 s: the default of unknown jobs)
+    at(world, 0)
+    assert agents(ado) == []
+    at(world, BOOT - 1)
+    assert agents(ado) == []
+    at(world, BOOT)
+    (agent,) = agents(ado)
+    assert agent["name"] == "adoscale-ci-00000000000a"
+    assert agent["systemCapabilities"]["docker"] == ""
+    assert ado.job(first)["receiveTime"]
+    at(world, BOOT + 59)
+    assert "result" not in ado.job(first)
+    at(world, BOOT + 60)
+
+    # THEN the job succeeded, the agent left the pool, its task stopped, and it never
+    # took the second job (one job per agent)
+    assert ado.job(first)["result"] == "succeeded"
+    assert agents(ado) == []
+    assert "reservedAgent" not in ado.job(second)
+    desired, reason = task_status(world, arn)
+    assert desired == "STOPPED"
+    assert "Essential container in task exited" in reason
+    assert world["fargate"].stats.busy_stops == []
+    assert world["fargate"].agent_seconds(until=1000) == BOOT + 60
+
+
+def test_stopping_the_task_of_a_busy_agent_is_recorded_and_the_job_is_lost(world):
+    # GIVEN an agent running a job
+    ado = world["ado"]
+    with_placeholder(ado)
+    job = ado.queue_job("Build", ["docker"])
+    arn = world["launch"]("adoscale-ci-00000000000b")
+    at(world, 0)
+    at(world, BOOT)
+    assert ado.job(job)["reservedAgent"]["name"] == "adoscale-ci-00000000000b"
+
+    # WHEN the control plane stops its task
+    world["ecs"].stop_task(cluster="agents", task=arn, reason="scale-in")
+    at(world, BOOT + 5)
+
+    # THEN that is a busy agent stopped, the job is cancelled and the agent offline
+    (stop,) = world["fargate"].stats.busy_stops
+    assert (stop.agent, stop.queue, stop.job_id, stop.at) == (
+        "adoscale-ci-00000000000b",
+        "ci",
+        job,
+        BOOT + 5,
+    )
+    assert ado.job(job)["result"] == "canceled"
+    (agent,) = agents(ado)
+    assert agent["status"] == "offline"
+
+
+def test_stopping_an_idle_agent_leaves_it_offline_for_the_reaper(world):
+    ado = world["ado"]
+    arn = world["launch"]("adoscale-ci-00000000000c")
+    at(world, 0)
+    at(world, BOOT)
+
+    world["ecs"].stop_task(cluster="agents", task=arn, reason="stale")
+    at(world, BOOT + 1)
+
+    assert world["fargate"].stats.busy_stops == []
+    assert world["fargate"].stats.idle_kills == 1
+    (agent,) = ado.agents("Build")
+    assert agent["status"] == "offline"
+
+
+def test_an_agent_deleted_in_azure_devops_exits_and_its_task_stops(world):
+    # GIVEN an idle agent WHEN scale-in deletes it in Azure DevOps (before any StopTask)
+    ado = world["ado"]
+    arn = world["launch"]("adoscale-ci-00000000000d")
+    at(world, 0)
+    at(world, BOOT)
+    ado.remove_agent(ado.agents("Build")[0]["id"])
+    at(world, BOOT + 1)
+
+    # THEN the container exits on its own: no busy agent, no offline leftover
+    assert task_status(world, arn)[0] == "STOPPED"
+    assert world["fargate"].stats.busy_stops == []
+    assert world["fargate"].stats.idle_kills == 0
+
+
+def test_a_placeholder_task_registers_an_offline_agent_and_exits(world):
+    ado = world["ado"]
+    arn = world["launch"]("adoscale-placeholder-ci", placeholder=True)
+    at(world, 0)
+    at(world, BOOT)
+
+    (agent,) = ado.agents("Build")
+    assert (agent["name"], agent["status"]) == ("adoscale-placeholder-ci", "offline")
+    assert agent["systemCapabilities"]["docker"] == ""
+    assert task_status(world, arn)[0] == "STOPPED"
+
+    # a second placeholder task replaces the registration (config.sh --replace)
+    world["launch"]("adoscale-placeholder-ci", placeholder=True)
+    at(world, BOOT + 1)
+    at(world, 2 * BOOT + 1)
+    assert [a["name"] for a in ado.agents("Build")] == ["adoscale-placeholder-ci"]
+    assert world["fargate"].stats.registration_errors == []
+
+
+def test_jobs_and_faults_follow_the_scenario_from_its_time_zero(world):
+    # GIVEN the unit scenario (2 jobs at 1m, ADO failing job listings from 2m to 3m)
+    org, ado = world["org"], world["ado"]
+    url = f"{ado.base_url}/_apis/distributedtask/pools/1/jobrequests"
+    auth = ("", org.pat)
+
+    # WHEN time passes before and after the scenario begins
+    org.tick(500)
+    assert ado.jobs("Build") == []  # not begun: the fleet is still warming up
+    org.begin(100)
+    org.tick(159)
+    assert ado.jobs("Build") == []
+    org.tick(160)
+    queued = ado.jobs("Build")
+    org.tick(220)
+    during = requests.get(url, auth=auth, params={"api-version": "7.1-preview.1"}, timeout=5)
+    org.tick(280)
+    after = requests.get(url, auth=auth, params={"api-version": "7.1-preview.1"}, timeout=5)
+
+    # THEN jobs arrive at begin + 1m and the fault window opens and closes on time
+    assert len(queued) == 2
+    assert {job["demands"][0] for job in queued} == {"docker"}
+    assert during.status_code == 500
+    assert after.status_code == 200
+    assert org.faults_active() == []
+    assert [text for _, text in org.fault_log] == [
+        "fault on: jobrequests status_500",
+        "fault off: jobrequests status_500",
+    ]
+    assert {o.queued_at for o in org.outcomes()} == {160.0}
+
+
+def test_the_bundled_default_scenario_loads():
+    loaded = load_scenario()
+
+    assert loaded.name == "default"
+    assert {q.queue for q in loaded.queues} == {"linux", "linux-docker"}
+    assert len(loaded.jobs) == 15
+    assert loaded.speed == 20
