@@ -7,8 +7,9 @@ tests, and the local mode.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from adoscale.alerts import Alerter, DedupeStore
@@ -81,12 +82,17 @@ class PollerRuntime:
     activity: Activity
 
 
-def build_poller(settings: Settings, *, session: Any | None = None) -> PollerRuntime:
-    clients = aws_clients(
-        session,
-        ("dynamodb", "ecs", "cloudwatch", "sns", "stepfunctions", "secretsmanager"),
-        settings.max_workers,
-    )
+POLLER_SERVICES = ("dynamodb", "ecs", "cloudwatch", "sns", "stepfunctions", "secretsmanager")
+
+
+def build_poller(
+    settings: Settings,
+    *,
+    session: Any | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> PollerRuntime:
+    """The poller and its collaborators; ``clock`` lets the local mode compress time."""
+    clients = aws_clients(session, POLLER_SERVICES, settings.max_workers)
     deadline = Deadline()
     alerter = build_alerter(settings, clients)
     connections = AdoConnections(
@@ -100,6 +106,7 @@ def build_poller(settings: Settings, *, session: Any | None = None) -> PollerRun
         metrics=MetricsPublisher(clients["cloudwatch"], settings.metric_namespace),
         alerter=alerter,
         starter=ExecutionStarter(clients["stepfunctions"], settings.state_machine_arn),
+        **({"clock": clock} if clock is not None else {}),
     )
     return PollerRuntime(
         settings=settings,

@@ -6,10 +6,10 @@ runs a cycle every ``poll_interval_seconds`` while the stack is active or was wi
 ``PollLoop`` keeps exactly that rhythm on the simulated clock, with the same
 ``Activity`` rule.
 
-The Poller is wired from the same parts as ``adoscale.runtime.build_poller`` (boto3
-clients reaching moto through ``AWS_ENDPOINT_URL``), with one difference: its clock is
-the simulation's, so agent ages, idle timeouts, job ages and the per-slot execution names
-all run at the scenario's speed, consistently with the simulated organisation.
+The Poller is ``adoscale.runtime.build_poller``'s (clients reaching moto through
+``AWS_ENDPOINT_URL``), with one difference: its clock is the simulation's, so agent ages,
+idle timeouts, job ages and the per-slot execution names all run at the scenario's
+speed, consistently with the simulated organisation.
 """
 
 from __future__ import annotations
@@ -19,40 +19,19 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from adoscale.connections import AdoConnections, Deadline
+from adoscale.connections import Deadline
 from adoscale.cycles import Activity
-from adoscale.ecs import AgentTasks
-from adoscale.executions import ExecutionStarter
 from adoscale.local.clock import SimClock
-from adoscale.metrics import MetricsPublisher
-from adoscale.pat import PatCache
 from adoscale.poll import Poller, PollReport
-from adoscale.runtime import aws_clients, build_alerter
+from adoscale.runtime import build_poller
 from adoscale.settings import Settings
-from adoscale.store import QueueStore
 
 LOG = logging.getLogger(__name__)
-SERVICES = ("dynamodb", "ecs", "cloudwatch", "sns", "stepfunctions", "secretsmanager")
 
 
 def build_local_poller(settings: Settings, clock: SimClock) -> tuple[Poller, Deadline]:
-    clients = aws_clients(None, SERVICES, settings.max_workers)
-    deadline = Deadline()
-    alerter = build_alerter(settings, clients)
-    connections = AdoConnections(
-        settings, PatCache(clients["secretsmanager"]), deadline, on_secret=alerter.add_secret
-    )
-    poller = Poller(
-        settings,
-        store=QueueStore(clients["dynamodb"], settings.table),
-        tasks=AgentTasks(clients["ecs"], settings.cluster),
-        connections=connections,
-        metrics=MetricsPublisher(clients["cloudwatch"], settings.metric_namespace),
-        alerter=alerter,
-        starter=ExecutionStarter(clients["stepfunctions"], settings.state_machine_arn),
-        clock=clock.now,
-    )
-    return poller, deadline
+    runtime = build_poller(settings, clock=clock.now)
+    return runtime.poller, runtime.deadline
 
 
 @dataclass(frozen=True)
