@@ -10,7 +10,6 @@ from types import SimpleNamespace
 import boto3
 import pytest
 from click.testing import CliRunner
-from moto.server import ThreadedMotoServer
 
 from adoscale.cli.main import cli
 from adoscale.store import to_attribute_map
@@ -20,22 +19,12 @@ ROLE = "arn:aws:iam::123456789012:role/sfn"
 PASS = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
 
 
-@pytest.fixture(scope="module")
-def endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+pytestmark = pytest.mark.usefixtures("cli_aws_env")
 
 
-@pytest.fixture(autouse=True)
-def aws_env(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "ADOSCALE_TABLE", "ADOSCALE_STATE_MACHINE_ARN"):
-        monkeypatch.delenv(name, raising=False)
+@pytest.fixture
+def endpoint(moto_endpoint):
+    return moto_endpoint
 
 
 @pytest.fixture

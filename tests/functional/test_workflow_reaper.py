@@ -9,11 +9,10 @@ import pytest
 from adoscale.ado import AdoClient
 from adoscale.ecs import LaunchFailure
 from adoscale.exceptions import AdoUnavailableError
-from adoscale.local.ado_server import FakeAdoServer
 from adoscale.naming import placeholder_name
 from adoscale.schema import parse_queue
 from adoscale.workflow.reaper import reap
-from tests.support.workflow import age_task, ecs_world
+from tests.support.workflow import RecordingAlerts, age_task, ecs_world, organisation_with_pool
 
 PAT = "reaper-pat-8e2b44f1"
 QUEUE = "build"
@@ -21,19 +20,9 @@ POOL = "linux"
 BOOT, LIFETIME = 300, 6 * 3600
 
 
-class Alerts:
-    def __init__(self) -> None:
-        self.sent: list[tuple] = []
-
-    def publish(self, kind, queue, message, detail=None) -> bool:
-        self.sent.append((kind, queue, message, detail))
-        return True
-
-
 @pytest.fixture
 def org():
-    with FakeAdoServer(pat=PAT) as server:
-        server.add_pool(POOL)
+    with organisation_with_pool(PAT, POOL) as server:
         yield server
 
 
@@ -73,7 +62,7 @@ def name(serial: int) -> str:
 
 
 def test_deletes_only_offline_idle_agents_of_the_queue_without_a_task(org, ecs):
-    alerts = Alerts()
+    alerts = RecordingAlerts()
     org.register_agent(POOL, placeholder_name(QUEUE), online=False)
     dead = org.register_agent(POOL, name(1), online=False)
     offline_with_task = org.register_agent(POOL, name(2), online=False)
@@ -117,7 +106,7 @@ def test_stops_tasks_that_will_never_run_a_job(org, ecs, agent, age_seconds, sto
         org.register_agent(POOL, name(1), online=agent == "online")
     age_task(arn, age_seconds)
 
-    result = run_reap(org, ecs, Alerts())
+    result = run_reap(org, ecs, RecordingAlerts())
 
     assert (arn not in live(ecs)) is stopped
     assert len(result["stopped_tasks"]) == int(stopped)
@@ -128,14 +117,14 @@ def test_re_enables_agents_a_failed_scale_in_left_disabled(org, ecs):
     left = org.register_agent(POOL, name(1), enabled=False)
     task_for(ecs, name(1))
 
-    result = run_reap(org, ecs, Alerts())
+    result = run_reap(org, ecs, RecordingAlerts())
 
     assert result["enabled_agents"] == [left]
     assert org.agent(left)["enabled"] is True
 
 
 def test_launches_a_placeholder_task_when_the_queue_has_no_placeholder_agent(org, ecs):
-    alerts = Alerts()
+    alerts = RecordingAlerts()
     org.register_agent(POOL, "adoscale-other-000000000009")  # another queue's agent
 
     first = run_reap(org, ecs, alerts)
@@ -149,14 +138,14 @@ def test_launches_a_placeholder_task_when_the_queue_has_no_placeholder_agent(org
 
 
 def test_a_disabled_queue_gets_no_placeholder(org, ecs):
-    result = run_reap(org, ecs, Alerts(), enabled=False)
+    result = run_reap(org, ecs, RecordingAlerts(), enabled=False)
 
     assert result["placeholder"] is None
     assert ecs.tasks.tasks_of(QUEUE) == []
 
 
 def test_a_placeholder_that_cannot_launch_is_alerted(org, ecs):
-    alerts = Alerts()
+    alerts = RecordingAlerts()
 
     result = run_reap(
         org, ecs, alerts, launch=lambda agent: LaunchFailure(agent, "FARGATE: RESOURCE:CPU")
@@ -175,7 +164,7 @@ def test_one_failing_call_does_not_stop_the_rest(org, ecs):
     org.inject(rf"agents/{failing}$", "status_503", method="DELETE")
 
     with pytest.raises(AdoUnavailableError):
-        run_reap(org, ecs, Alerts())
+        run_reap(org, ecs, RecordingAlerts())
 
     assert org.agent(failing) is not None
     assert org.agent(dead) is None
@@ -186,7 +175,7 @@ def test_a_placeholder_task_still_up_after_the_boot_timeout_is_stopped(org, ecs)
     placeholder = ecs.tasks.run_agent(ecs.spec, QUEUE, placeholder_name(QUEUE), True)
     age_task(placeholder.task_arn, BOOT + 60)
 
-    result = run_reap(org, ecs, Alerts())
+    result = run_reap(org, ecs, RecordingAlerts())
 
     assert placeholder.task_id in result["stopped_tasks"]
     # and, its agent never having registered, a new placeholder task is launched

@@ -9,7 +9,7 @@ from adoscale.exceptions import AdoUnavailableError
 from adoscale.local.ado_server import FakeAdoServer
 from adoscale.models import Agent
 from adoscale.workflow.scale_in import drain, retire
-from tests.support.workflow import ecs_world
+from tests.support.workflow import ecs_world, organisation_with_pool
 
 PAT = "scale-in-pat-31c5a8e0"
 QUEUE = "build"
@@ -18,8 +18,7 @@ POOL = "linux"
 
 @pytest.fixture
 def org():
-    with FakeAdoServer(pat=PAT) as server:
-        server.add_pool(POOL)
+    with organisation_with_pool(PAT, POOL) as server:
         yield server
 
 

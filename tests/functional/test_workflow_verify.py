@@ -7,29 +7,25 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adoscale.ado import AdoClient
-from adoscale.local.ado_server import FakeAdoServer
 from adoscale.schema import parse_queue
 from adoscale.workflow.scale_out import MAX_VERIFY_ROUNDS, verify
-from tests.support.workflow import age_task, ecs_world, end_task, moto_task
+from tests.support.workflow import (
+    RecordingAlerts,
+    age_task,
+    ecs_world,
+    end_task,
+    moto_task,
+    organisation_with_pool,
+)
 
 PAT = "verify-pat-0a9f3c"
 QUEUE = "build"
 POOL = "linux"
 
 
-class Alerts:
-    def __init__(self) -> None:
-        self.sent: list[tuple] = []
-
-    def publish(self, kind, queue, message, detail=None) -> bool:
-        self.sent.append((kind, queue, message, detail))
-        return True
-
-
 @pytest.fixture
 def org():
-    with FakeAdoServer(pat=PAT) as server:
-        server.add_pool(POOL)
+    with organisation_with_pool(PAT, POOL) as server:
         yield server
 
 
@@ -74,7 +70,7 @@ def launch(ecs, serial: int) -> tuple[str, str]:
     ids=lambda value: value,
 )
 def test_each_launched_agent_is_judged_once(org, ecs, situation, outcome):
-    alerts = Alerts()
+    alerts = RecordingAlerts()
     name, task_id = launch(ecs, 1)
     arn = ecs.tasks.tasks_of(QUEUE)[0].task_arn
     if situation == "registered":
@@ -110,7 +106,11 @@ def test_launch_time_stands_in_when_ecs_gives_no_creation_time(org, ecs):
     name, task_id = launch(ecs, 1)  # moto's tasks carry no createdAt
 
     result = check(
-        org, ecs, {name: task_id}, Alerts(), launched_at=datetime.now(UTC) - timedelta(hours=1)
+        org,
+        ecs,
+        {name: task_id},
+        RecordingAlerts(),
+        launched_at=datetime.now(UTC) - timedelta(hours=1),
     )
 
     assert len(result["not_registering"]) == 1
@@ -123,7 +123,7 @@ def test_the_loop_is_bounded_whatever_the_clocks_say(org, ecs, stopping):
     if stopping:
         moto_task(ecs.tasks.tasks_of(QUEUE)[0].task_arn).desired_status = "STOPPED"
 
-    result = check(org, ecs, {name: task_id}, Alerts(), round_number=MAX_VERIFY_ROUNDS)
+    result = check(org, ecs, {name: task_id}, RecordingAlerts(), round_number=MAX_VERIFY_ROUNDS)
 
     assert result["pending_count"] == 0
     assert result["not_registering_count"] == 1

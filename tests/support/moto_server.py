@@ -33,3 +33,19 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return moto_endpoint
+
+
+@pytest.fixture
+def cli_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials and region only: CLI tests name the endpoint and table themselves."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    for name in (
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "ADOSCALE_TABLE",
+        "ADOSCALE_STATE_MACHINE_ARN",
+    ):
+        monkeypatch.delenv(name, raising=False)

@@ -8,6 +8,8 @@ from typing import Any
 
 import boto3
 
+from adoscale.local.workflow_stack import receive_alerts
+
 from .moto_server import ACCOUNT, REGION
 
 NAMESPACE = "AdoAgentScalingTest"
@@ -24,30 +26,8 @@ class PollerStack:
         return self.session.client(service)
 
     def alerts(self) -> list[dict[str, Any]]:
-        """Every alert published so far, as (message attributes, parsed body)."""
-        sqs = self.client("sqs")
-        found = []
-        while True:
-            response = sqs.receive_message(
-                QueueUrl=self.alert_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            )
-            messages = response.get("Messages", [])
-            if not messages:
-                return found
-            for message in messages:
-                envelope = json.loads(message["Body"])
-                found.append(
-                    {
-                        "body": json.loads(envelope["Message"]),
-                        "attributes": {
-                            k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()
-                        },
-                        "raw": message["Body"],
-                    }
-                )
-                sqs.delete_message(
-                    QueueUrl=self.alert_queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
+        """Every alert published so far: ``{"body", "attributes", "raw"}`` each."""
+        return receive_alerts(self.client("sqs"), self.alert_queue_url)
 
     def executions(self) -> list[dict[str, Any]]:
         sfn = self.client("stepfunctions")

@@ -267,3 +267,22 @@ def _ready_cluster(spot: bool, environment: dict[str, str]) -> EcsWorld:
         spot=spot,
     )
     return EcsWorld(ecs=ecs, tasks=AgentTasks(ecs, "agents"), spec=spec)
+
+
+class RecordingAlerts:
+    """Stands in for ``Alerter`` where a test checks which alerts a step raised."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple] = []
+
+    def publish(self, kind: str, queue: str | None, message: str, detail: Any = None) -> bool:
+        self.sent.append((kind, queue, message, detail))
+        return True
+
+
+@contextmanager
+def organisation_with_pool(pat: str, pool: str) -> Iterator[FakeAdoServer]:
+    """A fake Azure DevOps organisation with one pool, for the step tests."""
+    with FakeAdoServer(pat=pat) as server:
+        server.add_pool(pool)
+        yield server

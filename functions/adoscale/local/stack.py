@@ -13,7 +13,6 @@ moto through ``AWS_ENDPOINT_URL``; nothing can reach a real AWS account.
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -24,7 +23,12 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from adoscale.local.lambda_router import LambdaRouter
-from adoscale.local.workflow_stack import MOTO_CONFIG, WorkflowStack, create_workflow_stack
+from adoscale.local.workflow_stack import (
+    MOTO_CONFIG,
+    WorkflowStack,
+    create_workflow_stack,
+    receive_alerts,
+)
 
 REGION = "eu-west-1"
 NAMESPACE = "AdoAgentScaling"
@@ -133,19 +137,12 @@ def start_local_stack(
 
 def read_alerts(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
     """C5 bodies that arrived on the alert topic's SQS subscription since the last call."""
-    found: list[dict[str, Any]] = []
-    while True:
-        messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-        ).get("Messages", [])
-        if not messages:
-            return found
-        for message in messages:
-            try:
-                found.append(json.loads(json.loads(message["Body"])["Message"]))
-            except (ValueError, KeyError, TypeError):
-                found.append({"kind": "unreadable", "message": message.get("Body", "")[:200]})
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return [
+        alert["body"]
+        if alert["body"] is not None
+        else {"kind": "unreadable", "message": alert["raw"][:200]}
+        for alert in receive_alerts(sqs, queue_url)
+    ]
 
 
 def _point_environment_at(endpoint: str, port: int) -> dict[str, str | None]:

@@ -80,28 +80,35 @@ class WorkflowStack:
 
     def alerts(self) -> list[dict[str, Any]]:
         """Alerts published since the last call: ``{"body", "attributes", "raw"}`` each."""
-        sqs = self.client("sqs")
-        found: list[dict[str, Any]] = []
-        while True:
-            messages = sqs.receive_message(
-                QueueUrl=self.alert_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            ).get("Messages", [])
-            if not messages:
-                return found
-            for message in messages:
+        return receive_alerts(self.client("sqs"), self.alert_queue_url)
+
+
+def receive_alerts(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Every alert the topic's SQS subscription received since the last call, taken off
+    the queue: the C5 body (``None`` when unreadable), its message attributes and the raw
+    SNS envelope."""
+    found: list[dict[str, Any]] = []
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", [])
+        if not messages:
+            return found
+        for message in messages:
+            try:
                 envelope = json.loads(message["Body"])
-                found.append(
-                    {
-                        "body": json.loads(envelope["Message"]),
-                        "attributes": {
-                            k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()
-                        },
-                        "raw": message["Body"],
-                    }
-                )
-                sqs.delete_message(
-                    QueueUrl=self.alert_queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
+                body = json.loads(envelope["Message"])
+                attributes = envelope.get("MessageAttributes", {})
+            except (ValueError, KeyError, TypeError):
+                body, attributes = None, {}
+            found.append(
+                {
+                    "body": body,
+                    "attributes": {k: v["Value"] for k, v in attributes.items()},
+                    "raw": message.get("Body", ""),
+                }
+            )
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 def create_workflow_stack(
