@@ -109,23 +109,7 @@ class Network(pulumi.ComponentResource):
             tags=named(self._tags, f"{name}-private"),
             opts=self._child(),
         )
-        private = []
-        for index in range(ZONES):
-            subnet = aws.ec2.Subnet(
-                f"{name}-private-{index}",
-                vpc_id=vpc.id,
-                cidr_block=blocks[index],
-                availability_zone=zones[index],
-                tags=named(self._tags, f"{name}-private-{index}"),
-                opts=self._child(),
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-private-{index}",
-                subnet_id=subnet.id,
-                route_table_id=private_table.id,
-                opts=self._child(),
-            )
-            private.append(subnet)
+        private = self._subnets("private", vpc, private_table, blocks[:ZONES], zones)
         self.subnet_ids = pulumi.Output.all(*[subnet.id for subnet in private]).apply(list)
         agents = self._agent_group(vpc.id)
         self.security_group_ids = agents.id.apply(lambda gid: [gid])
@@ -133,6 +117,32 @@ class Network(pulumi.ComponentResource):
             self._nat(vpc, private_table, blocks, zones)
         else:
             self._endpoints(vpc, private_table, private, agents)
+
+    def _subnets(
+        self,
+        kind: str,
+        vpc: aws.ec2.Vpc,
+        table: aws.ec2.RouteTable,
+        blocks: list[str],
+        zones: pulumi.Output[list[str]],
+    ) -> list[aws.ec2.Subnet]:
+        """One subnet per zone, each associated with ``table``."""
+        subnets = []
+        for index in range(ZONES):
+            subnet_name = f"{self._name}-{kind}-{index}"
+            subnet = aws.ec2.Subnet(
+                subnet_name,
+                vpc_id=vpc.id,
+                cidr_block=blocks[index],
+                availability_zone=zones[index],
+                tags=named(self._tags, subnet_name),
+                opts=self._child(),
+            )
+            aws.ec2.RouteTableAssociation(
+                subnet_name, subnet_id=subnet.id, route_table_id=table.id, opts=self._child()
+            )
+            subnets.append(subnet)
+        return subnets
 
     def _nat(
         self,
@@ -152,23 +162,7 @@ class Network(pulumi.ComponentResource):
             tags=named(self._tags, f"{name}-public"),
             opts=self._child(),
         )
-        public = []
-        for index in range(ZONES):
-            subnet = aws.ec2.Subnet(
-                f"{name}-public-{index}",
-                vpc_id=vpc.id,
-                cidr_block=blocks[ZONES + index],
-                availability_zone=zones[index],
-                tags=named(self._tags, f"{name}-public-{index}"),
-                opts=self._child(),
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-public-{index}",
-                subnet_id=subnet.id,
-                route_table_id=public_table.id,
-                opts=self._child(),
-            )
-            public.append(subnet)
+        public = self._subnets("public", vpc, public_table, blocks[ZONES:], zones)
         address = aws.ec2.Eip(
             f"{name}-nat", domain="vpc", tags=named(self._tags, f"{name}-nat"), opts=self._child()
         )

@@ -41,7 +41,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from adoscale.cli.documents import load_queue_document, load_yaml_documents, read_source
 from adoscale.demands import demands_met
 from adoscale.exceptions import InputError
-from adoscale.local.ado_server import MODES
+from adoscale.local.ado_server import KINDS, MODES
 from adoscale.schema import Queue
 
 DEFAULT_SCENARIO = Path(__file__).with_name("scenarios") / "default.yaml"
@@ -49,16 +49,7 @@ _TIME = re.compile(
     r"^\s*(?:(?P<h>\d+(?:\.\d+)?)h)?\s*(?:(?P<m>\d+(?:\.\d+)?)m)?\s*"
     r"(?:(?P<s>\d+(?:\.\d+)?)s?)?\s*$"
 )
-FAULT_TARGETS = (
-    "*",
-    "pools",
-    "pool",
-    "jobrequests",
-    "agents",
-    "agent",
-    "resourcelimits",
-    "resourceusage",
-)
+FAULT_TARGETS = ("*", *(kind for kind in KINDS if kind != "unknown"))
 
 
 def parse_seconds(value: Any) -> float:
