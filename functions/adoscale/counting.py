@@ -12,13 +12,13 @@ from datetime import datetime, timedelta
 
 from adoscale.demands import demands_met
 from adoscale.models import Agent, AgentTask, JobRequest
-from adoscale.naming import is_agent_of, is_placeholder_of
+from adoscale.naming import is_agent_of, placeholder_name
 from adoscale.schema import Queue
 
 DEFAULT_BOOT_TIMEOUT = timedelta(minutes=5)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QueueCounts:
     """What one queue has right now (C4's first six numbers, plus what policy needs)."""
 
@@ -80,18 +80,22 @@ def count_queue(
     not registered is starting within the boot timeout and stale after it (it never
     registered, or its agent already left and the task has not stopped).
     """
+    registered = {agent.name for agent in agents}
     own = [agent for agent in agents if is_agent_of(agent.name, queue.queue)]
-    placeholder_present = any(is_placeholder_of(agent.name, queue.queue) for agent in agents)
-    own_ids = {agent.agent_id for agent in own}
     taken_by = _taken_jobs_by_agent(jobs)
 
     busy = idle = offline = draining = 0
     idle_agents: list[Agent] = []
+    running_jobs: set[int] = set()
     for agent in own:
-        working = agent.busy or agent.agent_id in taken_by
+        taken = taken_by.get(agent.agent_id)
+        if taken is not None:
+            running_jobs.add(taken.request_id)
+        if agent.assigned_request_id is not None:
+            running_jobs.add(agent.assigned_request_id)
         if not agent.online:
             offline += 1
-        elif working:
+        elif agent.busy or taken is not None:
             busy += 1
         elif agent.enabled:
             idle += 1
@@ -99,11 +103,6 @@ def count_queue(
         else:
             draining += 1
 
-    running = len(
-        {agent.assigned_request_id for agent in own if agent.assigned_request_id is not None}
-        | {job.request_id for agent_id, job in taken_by.items() if agent_id in own_ids}
-    )
-    registered = {agent.name for agent in agents}
     unregistered = [
         task
         for task in tasks
@@ -116,7 +115,7 @@ def count_queue(
     oldest = min((job.queue_time for job in waiting_jobs if job.queue_time), default=None)
     return QueueCounts(
         queued=len(waiting_jobs),
-        running=running,
+        running=len(running_jobs),
         idle=idle,
         busy=busy,
         offline=offline,
@@ -125,7 +124,7 @@ def count_queue(
         stale=stale,
         oldest_queued_age_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
         idle_agents=tuple(idle_agents),
-        placeholder_present=placeholder_present,
+        placeholder_present=placeholder_name(queue.queue) in registered,
         placeholder_starting=any(task.placeholder and not task.stopping for task in tasks),
     )
 

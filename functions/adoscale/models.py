@@ -8,7 +8,7 @@ instead of a KeyError deep inside counting.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,7 +56,7 @@ def _optional_id(value: Any, key: str, where: str) -> int | None:
     return _required(_object(value, where), key, int, where)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobRequest:
     """One entry of ``pools/{id}/jobrequests``."""
 
@@ -70,19 +70,19 @@ class JobRequest:
     reserved_agent_id: int | None = None
     reserved_agent_name: str | None = None
 
-    @property
-    def finished(self) -> bool:
-        return self.result is not None or self.finish_time is not None
+    # Derived once at construction: counting asks each job these several times a cycle
+    # (the simulator millions of times), and a frozen job never changes its answers.
+    finished: bool = field(default=False, init=False, compare=False, repr=False)
+    waiting: bool = field(default=False, init=False, compare=False, repr=False)
+    taken: bool = field(default=False, init=False, compare=False, repr=False)
 
-    @property
-    def waiting(self) -> bool:
-        """No agent has taken it yet (DESIGN §4)."""
-        return not self.finished and self.receive_time is None and self.reserved_agent_id is None
-
-    @property
-    def taken(self) -> bool:
-        """An agent reserved or received it and it has not finished."""
-        return not self.finished and not self.waiting
+    def __post_init__(self) -> None:
+        finished = self.result is not None or self.finish_time is not None
+        # waiting: no agent has taken it yet (DESIGN §4); taken: reserved or received
+        waiting = not finished and self.receive_time is None and self.reserved_agent_id is None
+        object.__setattr__(self, "finished", finished)
+        object.__setattr__(self, "waiting", waiting)
+        object.__setattr__(self, "taken", not finished and not waiting)
 
     @classmethod
     def from_json(cls, obj: Any) -> JobRequest:
@@ -105,7 +105,7 @@ class JobRequest:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Agent:
     """One entry of ``pools/{id}/agents?includeAssignedRequest=true``."""
 
@@ -138,7 +138,10 @@ class Agent:
         )
 
 
-@dataclass(frozen=True)
+STOPPING_STATUSES = frozenset({"DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"})
+
+
+@dataclass(frozen=True, slots=True)
 class AgentTask:
     """An ECS task that runs (or ran) one agent container of a queue."""
 
@@ -158,17 +161,14 @@ class AgentTask:
     def task_id(self) -> str:
         return self.task_arn.rsplit("/", 1)[-1]
 
-    @property
-    def stopping(self) -> bool:
-        return self.desired_status == "STOPPED" or self.last_status in {
-            "DEACTIVATING",
-            "STOPPING",
-            "DEPROVISIONING",
-            "STOPPED",
-        }
+    stopping: bool = field(default=False, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        stopping = self.desired_status == "STOPPED" or self.last_status in STOPPING_STATUSES
+        object.__setattr__(self, "stopping", stopping)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Headroom:
     """The organisation's self-hosted parallel jobs: how many more jobs may run now."""
 

@@ -6,6 +6,7 @@ be traced back to the queue that launched it.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from datetime import datetime
@@ -27,6 +28,7 @@ def placeholder_name(queue: str) -> str:
     return f"{PLACEHOLDER_PREFIX}{queue}"
 
 
+@functools.lru_cache(maxsize=65536)
 def is_agent_of(name: str, queue: str) -> bool:
     """An agent adoscale launched for ``queue`` (the placeholder is not one of them)."""
     prefix = f"{AGENT_PREFIX}{queue}"

@@ -21,7 +21,7 @@ SCALE_IN = "scale_in"
 NONE = "none"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What the poller asks of the workflow for one queue (C4's desired, action, count)."""
 

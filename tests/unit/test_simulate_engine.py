@@ -21,8 +21,8 @@ from adoscale.simulate.policies import (
     SCALE_SET,
     AdoscalePolicy,
 )
-from adoscale.simulate.runner import compare, run_policy
-from adoscale.simulate.trace import Trace, TraceJob
+from adoscale.simulate.runner import compare, matching_jobs, run_policy
+from adoscale.simulate.trace import Trace, TraceJob, load_trace
 
 # Hand-computed cases poll once a minute (the deployment's default is every 20 s).
 FIXED = SimParams(
@@ -260,3 +260,29 @@ def test_a_quiet_queue_waits_for_the_next_invocation(now, expected):
     policy = AdoscalePolicy(replace(FIXED, poll_interval_s=20.0))  # never active yet
 
     assert policy.next_poll_at(now) == expected
+
+
+@pytest.mark.parametrize("name", ["bursty", "steady"])
+def test_reusing_quiet_polls_changes_nothing(name):
+    # GIVEN a bundled trace, run with and without reusing the answers of quiet polls
+    trace = load_trace(name)
+    jobs, _ = matching_jobs(trace, SimParams())
+    outcomes, reused = [], []
+    for reuse in (True, False):
+        policy = AdoscalePolicy(SimParams())
+        policy.reuse_quiet_polls = reuse
+        outcomes.append(Simulation(list(jobs), SimParams(), policy, span_s=trace.span_s).run())
+        reused.append(policy.reused_polls)
+
+    # THEN every wait, agent-second and action is the same, and the shortcut was taken
+    fast, slow = outcomes
+    assert fast.waits == slow.waits
+    assert fast.agent_seconds == pytest.approx(slow.agent_seconds)
+    assert (fast.polls, fast.actions, fast.agents_launched, fast.agents_retired) == (
+        slow.polls,
+        slow.actions,
+        slow.agents_launched,
+        slow.agents_retired,
+    )
+    assert reused[0] > 0
+    assert reused[1] == 0

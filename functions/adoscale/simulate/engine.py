@@ -164,6 +164,9 @@ class Simulation:
         self._starting = 0
         self._record = record_timeline
         self._timeline: list[tuple[float, int, int]] = []
+        # Bumped by every change a poll could see (jobs, agents, tasks): a policy may reuse
+        # its last answer while the version and its own time thresholds stand still.
+        self.version = 0
 
     # ---- running ---------------------------------------------------------------------
 
@@ -204,6 +207,8 @@ class Simulation:
         heapq.heappush(self._events, (when, kind, self._seq, payload))
 
     def _handle(self, kind: int, payload: object) -> None:
+        if kind not in (POLL, HOOK_POLL):
+            self.version += 1
         if kind == ARRIVE:
             self._arrive(payload)  # type: ignore[arg-type]
         elif kind == FINISH:
@@ -265,6 +270,7 @@ class Simulation:
 
     def _launch(self, count: int, run_task_at: float) -> None:
         """Billed from RunTask; registered one start-up time after it."""
+        self.version += 1
         for _ in range(count):
             agent = SimAgent(self._next_agent, run_task_at)
             self._next_agent += 1

@@ -30,7 +30,12 @@ import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from adoscale.counting import assign_waiting_jobs, count_queue
+from adoscale.counting import (
+    DEFAULT_BOOT_TIMEOUT,
+    QueueCounts,
+    assign_waiting_jobs,
+    count_queue,
+)
 from adoscale.models import Agent, AgentTask, JobRequest
 from adoscale.naming import execution_name, placeholder_name, poll_slot
 from adoscale.policy import NONE, SCALE_IN, SCALE_OUT, decide
@@ -54,6 +59,10 @@ KEDA_POLL_S = 30.0
 SCALE_SET_SAMPLE_S = 300.0
 SCALE_SET_IDLE_MINUTES = 30
 SCALE_SET_STANDBY = 1
+
+
+def _seconds(when: datetime) -> float:
+    return (when - EPOCH).total_seconds()
 
 
 def at(seconds: float) -> datetime:
@@ -98,8 +107,23 @@ class AdoscalePolicy:
         )
         self._slot: datetime | None = None
         self._started: set[str] = set()
+        # A quiet poll's answer stands while nothing changed and no age threshold passed.
+        self.reuse_quiet_polls = True
+        self.reused_polls = 0
+        self._quiet_version: int | None = None
+        self._quiet_until = 0.0
+        self._quiet_active = False
 
     def poll(self, sim: Simulation) -> Actions:
+        if (
+            self.reuse_quiet_polls
+            and self._quiet_version == sim.version
+            and sim.now < self._quiet_until
+        ):
+            self.reused_polls += 1
+            if self._quiet_active:
+                self._last_active = sim.now
+            return Actions()
         now = at(sim.now)
         jobs = [job.view or self._job(job) for job in sim.waiting]
         jobs += [job.view or self._job(job) for job in sim.running.values()]
@@ -113,8 +137,13 @@ class AdoscalePolicy:
         waiting = assign_waiting_jobs([self.queue], jobs)[self.queue.queue]
         counts = count_queue(self.queue, waiting, jobs, agents, tasks, now)
         decision = decide(self.queue, counts, now)
-        if counts.queued or counts.busy or counts.starting or decision.action != NONE:
+        active = bool(counts.queued or counts.busy or counts.starting)
+        if active or decision.action != NONE:
             self._last_active = sim.now
+        self._quiet_version = None
+        if decision.action == NONE:
+            self._quiet_version, self._quiet_active = sim.version, active
+            self._quiet_until = self._next_threshold(counts, sim)
         if decision.action == NONE or not self._may_start(decision.action, now):
             return Actions()
         if sim.now < self._lease_until:
@@ -124,6 +153,21 @@ class AdoscalePolicy:
         if decision.action == SCALE_OUT:
             return Actions(launch=decision.count)
         return Actions(retire=decision.retire_agent_ids)
+
+    def _next_threshold(self, counts: QueueCounts, sim: Simulation) -> float:
+        """The earliest instant an age alone could change the decision: an idle agent
+        passing the idle timeout, or an unregistered task passing the boot timeout."""
+        ages = [
+            _seconds(agent.created_on) + self.queue.idle_timeout_minutes * MINUTE
+            for agent in counts.idle_agents
+            if agent.created_on is not None
+        ]
+        ages += [
+            agent.launched_at + DEFAULT_BOOT_TIMEOUT.total_seconds()
+            for agent in sim.agents.values()
+            if agent.registered_at is None
+        ]
+        return min(ages, default=math.inf)
 
     def next_poll_at(self, now: float) -> float:
         """Every interval while active or lingering (``adoscale.cycles.Activity``); else at
