@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +22,7 @@ from adoscale.ecs import AgentTasks
 from adoscale.exceptions import AdoAuthError, AdoError
 from adoscale.executions import ExecutionStarter
 from adoscale.metrics import MetricsPublisher, QueueMetrics, queue_metric_data, stack_metric_data
-from adoscale.models import Agent, AgentTask, JobRequest
+from adoscale.models import Agent, AgentTask, Headroom, JobRequest
 from adoscale.naming import poll_slot
 from adoscale.policy import NONE, Decision, allocate_headroom, decide, launches_wanted, needs_reap
 from adoscale.redact import Redactor
@@ -116,6 +116,7 @@ class Poller:
         self._starter = starter
         self._clock = clock
         self._headroom_unknown_logged: set[str] = set()
+        self._orgs_launching: set[OrgKey] = set()
         self.last_report: PollReport | None = None
         # Kept for the container's life: threads are not re-created every minute.
         self._executor = ThreadPoolExecutor(settings.max_workers, thread_name_prefix="poll")
@@ -142,6 +143,7 @@ class _Cycle:
         self.redactor = Redactor(poller._connections.known_secrets())
         self.requests_before = poller._connections.requests_made()
         self.ado_errors = 0
+        self.headroom_requests: dict[OrgKey, Future[Headroom | None]] = {}
 
     def run(self) -> PollReport:
         scan = self.p._store.scan()
@@ -182,6 +184,12 @@ class _Cycle:
         for org, org_queues in by_org.items():
             self.resolve_pools(org, org_queues)
         wanted = sorted(set(self.pool_of.values()))
+        # An organisation that launched last cycle likely launches again: its licence
+        # headroom is read alongside the pools instead of after them.
+        self.headroom_requests = {
+            org: self.p._executor.submit(self.p._connections.client(org).headroom)
+            for org in {key[0] for key in wanted} & self.p._orgs_launching
+        }
         futures = {
             (key, part): self.p._executor.submit(
                 getattr(self.p._connections.client(key[0]), part), key[1]
@@ -286,11 +294,15 @@ class _Cycle:
         for queue, _pool, org, counts in counted:
             by_org[org].append((queue, counts))
         shares: dict[str, int | None] = {}
+        self.p._orgs_launching.difference_update(by_org)
         for org, members in by_org.items():
             wanted = {q.queue: launches_wanted(q, c) for q, c in members}
             if not any(wanted.values()):
                 continue
-            headroom = self.p._connections.client(org).headroom()
+            self.p._orgs_launching.add(org)
+            prefetched = self.headroom_requests.get(org)
+            client = self.p._connections.client(org)
+            headroom = prefetched.result() if prefetched is not None else client.headroom()
             if headroom is None and org[0] not in self.p._headroom_unknown_logged:
                 self.p._headroom_unknown_logged.add(org[0])
                 LOG.warning("licence headroom of %s unreadable: launches are not capped", org[0])

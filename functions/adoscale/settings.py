@@ -38,7 +38,7 @@ class Settings:
     assign_public_ip: bool = False
     alert_dedupe_seconds: int = 900
     lease_seconds: int = 600
-    max_workers: int = 64
+    max_workers: int = 100
     ado_connect_timeout: float = 3.05
     ado_read_timeout: float = 10.0
     boot_timeout_seconds: int = 300

@@ -72,7 +72,7 @@ def test_per_queue_and_fixed_items_by_hand():
     assert items["CloudWatch alarms"].usd == pytest.approx(0.70)
     assert items["CloudWatch dashboard"].usd == pytest.approx(3.00)
     assert items["Step Functions transitions"].usd == 0.0
-    # poller: 400 ms + one round of 2 x 150 ms ADO requests (10 queues <= 32 workers), 512 MB
+    # poller: 400 ms + one round of 2 x 150 ms ADO requests (10 queues <= 50 workers), 512 MB
     gb_s = POLLS_PER_MONTH * 0.7 * 0.5
     assert items["Lambda duration (arm64)"].quantity == pytest.approx(gb_s)
     assert cost.total_usd == pytest.approx(sum(item.usd for item in cost.items))
@@ -100,10 +100,10 @@ def test_many_queues_poll_in_rounds_and_batch_metrics():
 
     items = {i.service: i for i in monthly_cost(100, usage).items}
 
-    # 805 metrics in batches of 100 = 9 requests a poll; 100 queues = 4 rounds of 32
+    # 805 metrics in batches of 100 = 9 requests a poll; 100 queues = 2 rounds of 50
     assert items["CloudWatch PutMetricData"].quantity == POLLS_PER_MONTH * 9
     assert items["Lambda duration (arm64)"].quantity == pytest.approx(
-        POLLS_PER_MONTH * (0.4 + 4 * 0.3) * 0.5
+        POLLS_PER_MONTH * (0.4 + 2 * 0.3) * 0.5
     )
 
 

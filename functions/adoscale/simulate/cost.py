@@ -122,7 +122,7 @@ class Usage:
     poller_base_ms: float = 400.0  # scan + ListTasks/DescribeTasks + PutMetricData, warm
     ado_request_ms: float = 150.0  # one Azure DevOps round trip
     ado_requests_per_queue: int = 2  # jobrequests + agents, pool ids cached
-    workers: int = 32  # pools fetched at a time: Settings.max_workers (64) / 2 requests each
+    workers: int = 50  # pools fetched at a time: Settings.max_workers (100) / 2 requests each
     executions_per_queue_day: float = 79.0  # adoscale on the bundled bursty trace
     step_memory_mb: int = 256  # components/function.py
     step_duration_ms: float = 800.0
