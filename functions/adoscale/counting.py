@@ -103,15 +103,20 @@ def count_queue(
         else:
             draining += 1
 
-    unregistered = [
-        task
-        for task in tasks
-        if not task.placeholder
-        and not task.stopping
-        and task.agent_name not in registered
-        and task.task_id not in registered
-    ]
-    stale = sum(1 for task in unregistered if _older_than(task, now, boot_timeout))
+    starting = stale = 0
+    placeholder_starting = False
+    boot_cutoff = now - boot_timeout
+    for task in tasks:
+        if task.stopping:
+            continue
+        if task.placeholder:
+            placeholder_starting = True
+        elif task.agent_name not in registered and task.task_id not in registered:
+            born = task.created_at or task.started_at
+            if born is not None and born < boot_cutoff:
+                stale += 1
+            else:
+                starting += 1
     oldest = min((job.queue_time for job in waiting_jobs if job.queue_time), default=None)
     return QueueCounts(
         queued=len(waiting_jobs),
@@ -119,19 +124,14 @@ def count_queue(
         idle=idle,
         busy=busy,
         offline=offline,
-        starting=len(unregistered) - stale,
+        starting=starting,
         draining=draining,
         stale=stale,
         oldest_queued_age_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
         idle_agents=tuple(idle_agents),
         placeholder_present=placeholder_name(queue.queue) in registered,
-        placeholder_starting=any(task.placeholder and not task.stopping for task in tasks),
+        placeholder_starting=placeholder_starting,
     )
-
-
-def _older_than(task: AgentTask, now: datetime, age: timedelta) -> bool:
-    born = task.created_at or task.started_at
-    return born is not None and now - born > age
 
 
 def _taken_jobs_by_agent(jobs: Iterable[JobRequest]) -> Mapping[int, JobRequest]:
