@@ -111,9 +111,8 @@ def count_queue(
             continue
         if task.placeholder:
             placeholder_starting = True
-        elif task.agent_name not in registered and task.task_id not in registered:
-            born = task.created_at or task.started_at
-            if born is not None and born < boot_cutoff:
+        elif not any(key in registered for key in task.agent_keys):
+            if task.born is not None and task.born < boot_cutoff:
                 stale += 1
             else:
                 starting += 1

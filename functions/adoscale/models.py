@@ -161,6 +161,16 @@ class AgentTask:
     def task_id(self) -> str:
         return self.task_arn.rsplit("/", 1)[-1]
 
+    @property
+    def born(self) -> datetime | None:
+        """When the task came to be, as far as ECS says."""
+        return self.created_at or self.started_at
+
+    @property
+    def agent_keys(self) -> tuple[str, ...]:
+        """The names its agent may be registered under (the launch name, or the task id)."""
+        return (self.agent_name, self.task_id) if self.agent_name else (self.task_id,)
+
     stopping: bool = field(default=False, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
