@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from adoscale.demands import demands_met
+from adoscale.demands import normalise_capabilities, normalised_demands_met
 from adoscale.models import Agent, AgentTask, JobRequest
 from adoscale.naming import is_agent_of, placeholder_name
 from adoscale.schema import Queue
@@ -50,16 +50,19 @@ def assign_waiting_jobs(
     counted once and never launches two agents. It goes to the matching queue with the
     fewest declared capabilities (the most general agent that can run it), then by name.
     """
-    candidates = sorted(
-        (q for q in queues if q.enabled), key=lambda q: (len(q.capabilities or {}), q.queue)
-    )
+    candidates = [
+        (q.queue, None if q.capabilities is None else normalise_capabilities(q.capabilities))
+        for q in sorted(
+            (q for q in queues if q.enabled), key=lambda q: (len(q.capabilities or {}), q.queue)
+        )
+    ]
     assigned: dict[str, list[JobRequest]] = {q.queue: [] for q in queues}
     for job in jobs:
         if not job.waiting:
             continue
-        for queue in candidates:
-            if demands_met(job.demands, queue.capabilities):
-                assigned[queue.queue].append(job)
+        for name, capabilities in candidates:
+            if normalised_demands_met(job.demands, capabilities):
+                assigned[name].append(job)
                 break
     return assigned
 

@@ -36,5 +36,11 @@ def demands_met(demands: Iterable[str], capabilities: Mapping[str, str] | None) 
     """No capabilities declared means the queue takes every job of its pool."""
     if capabilities is None:
         return True
-    normalised = normalise_capabilities(capabilities)
+    return normalised_demands_met(demands, normalise_capabilities(capabilities))
+
+
+def normalised_demands_met(demands: Iterable[str], normalised: Mapping[str, str] | None) -> bool:
+    """``demands_met`` for capabilities already normalised (once per queue, not per job)."""
+    if normalised is None:
+        return True
     return all(demand_met(demand, normalised) for demand in demands if demand.strip())

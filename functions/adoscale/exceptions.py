@@ -108,12 +108,6 @@ class AdoAgentBusyError(AdoError):
     kind: ClassVar[str] = "ado_agent_busy"
 
 
-class LaunchError(AdoscaleError):
-    """ECS RunTask failed for every capacity provider tried."""
-
-    kind: ClassVar[str] = "launch_failed"
-
-
 class WorkflowInputError(AdoscaleError):
     """A state machine execution started with input that breaks its contract."""
 

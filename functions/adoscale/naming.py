@@ -32,7 +32,11 @@ def placeholder_name(queue: str) -> str:
 def is_agent_of(name: str, queue: str) -> bool:
     """An agent adoscale launched for ``queue`` (the placeholder is not one of them)."""
     prefix = f"{AGENT_PREFIX}{queue}"
-    return name.startswith(prefix) and _SUFFIX.fullmatch(name[len(prefix) :]) is not None
+    return (
+        name.startswith(prefix)
+        and not name.startswith(PLACEHOLDER_PREFIX)
+        and _SUFFIX.fullmatch(name[len(prefix) :]) is not None
+    )
 
 
 def is_placeholder_of(name: str, queue: str) -> bool:

@@ -29,7 +29,6 @@ class Decision:
     action: str = NONE
     count: int = 0
     retire_agent_ids: tuple[int, ...] = ()
-    wanted: int = 0  # agents the queue wanted to launch before the licence cap
 
 
 def wanted_agents(queue: Queue, counts: QueueCounts) -> int:
@@ -69,7 +68,7 @@ def decide(
     launch = wanted if launch_allowance is None else min(wanted, max(0, launch_allowance))
     desired = min(wanted_agents(queue, counts), counts.capacity + launch)
     if launch > 0:
-        return Decision(desired=desired, action=SCALE_OUT, count=launch, wanted=wanted)
+        return Decision(desired=desired, action=SCALE_OUT, count=launch)
     surplus = surplus_idle_agents(queue, counts, now)
     if surplus:
         return Decision(
@@ -77,9 +76,8 @@ def decide(
             action=SCALE_IN,
             count=len(surplus),
             retire_agent_ids=tuple(agent.agent_id for agent in surplus),
-            wanted=wanted,
         )
-    return Decision(desired=desired, wanted=wanted)
+    return Decision(desired=desired)
 
 
 def allocate_headroom(

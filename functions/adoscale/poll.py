@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,8 +19,8 @@ from adoscale.alerts import Alerter
 from adoscale.connections import AdoConnections
 from adoscale.counting import QueueCounts, assign_waiting_jobs, count_queue
 from adoscale.ecs import AgentTasks
-from adoscale.exceptions import AdoAuthError, AdoError
-from adoscale.executions import ExecutionStarter
+from adoscale.exceptions import AdoAuthError, AdoError, QueueConfigError
+from adoscale.executions import STARTED, ExecutionStarter
 from adoscale.metrics import MetricsPublisher, QueueMetrics, queue_metric_data, stack_metric_data
 from adoscale.models import Agent, AgentTask, Headroom, JobRequest
 from adoscale.naming import poll_slot
@@ -61,6 +61,7 @@ class PollReport:
     outcomes: dict[str, QueueOutcome] = field(default_factory=dict)
     errors: list[PollError] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
+    already_started: list[str] = field(default_factory=list)  # same name, earlier poll
     ado_requests: int = 0
 
     def to_result(self) -> dict[str, Any]:
@@ -147,18 +148,20 @@ class _Cycle:
 
     def run(self) -> PollReport:
         scan = self.p._store.scan()
-        for invalid in scan.errors:
+        queues, invalid = usable_queues(scan.queues, self.p._settings.task_definitions)
+        for error in [*scan.errors, *invalid]:
             self.fail(
-                PollError(invalid.queue or STACK, invalid.kind, invalid.describe()),
-                {"fields": invalid.errors},
+                PollError(error.queue or STACK, error.kind, error.describe()),
+                {"fields": error.errors},
             )
         tasks_listing = self.p._executor.submit(self.list_tasks)  # alongside the ADO calls
-        pools = self.fetch_pools(scan.queues)
+        pools = self.fetch_pools(queues)
         tasks, tasks_known = tasks_listing.result()
-        counted = self.count(scan.queues, pools, tasks)
+        counted = self.count(queues, pools, tasks)
         self.decide(counted, tasks_known)
         if self.act:
-            publishing = self.p._executor.submit(self.publish_metrics, len(scan.errors))
+            invalid_count = len(scan.errors) + len(invalid)
+            publishing = self.p._executor.submit(self.publish_metrics, invalid_count)
             self.start_executions()
             publishing.result()
         self.report.ado_requests = self.p._connections.requests_made() - self.requests_before
@@ -283,7 +286,7 @@ class _Cycle:
                 pool_id=pool_id,
                 counts=counts,
                 decision=decision,
-                reap=tasks_known and decision.action == NONE and needs_reap(queue, counts),
+                reap=tasks_known and needs_reap(queue, counts),
             )
 
     def licence_shares(
@@ -323,25 +326,28 @@ class _Cycle:
         requests = [
             ScalingRequest(
                 queue=name,
-                action=REAP if outcome.decision.action == NONE else outcome.decision.action,
-                count=outcome.decision.count,
+                action=action,
+                count=outcome.decision.count if action != REAP else 0,
                 pool_id=outcome.pool_id,
                 requested_at=self.now.isoformat().replace("+00:00", "Z"),
-                agent_ids=outcome.decision.retire_agent_ids,
+                agent_ids=outcome.decision.retire_agent_ids if action != REAP else (),
             )
             for name, outcome in sorted(self.report.outcomes.items())
-            if outcome.decision.action != NONE or outcome.reap
+            if (action := execution_action(outcome)) is not None
         ]
         slot = poll_slot(self.now, self.p._settings.poll_interval_seconds)
         futures = [(r, self.p._executor.submit(starter.start, r, slot)) for r in requests]
         for request, future in futures:
             try:
-                execution, _state = future.result()
+                execution, state = future.result()
             except Exception as error:  # noqa: BLE001 - one queue's failure stays its own
                 message = f"StartExecution failed: {error}"
                 self.fail(PollError(request.queue, "workflow_failed", message))
                 continue
-            self.report.started.append(execution)
+            if state == STARTED:
+                self.report.started.append(execution)
+            else:
+                self.report.already_started.append(execution)
 
     def publish_metrics(self, invalid_configs: int) -> None:
         samples = [
@@ -392,3 +398,34 @@ class _Cycle:
         if self.act:
             detail = {"organization": org[0], "queues": sorted(q.queue for q in queues)}
             self.p._alerter.publish(kind, None, self.clean(message), detail)
+
+
+def execution_action(outcome: QueueOutcome) -> str | None:
+    """Which execution, if any, a queue's outcome asks for. One per queue and cycle (the
+    workflow's lease runs them one at a time): a reap first when agents were left disabled
+    (re-enabled, they are capacity again; launching beside them would overshoot), then
+    the scaling action, then any other clean-up."""
+    if outcome.reap and outcome.counts.draining > 0:
+        return REAP
+    if outcome.decision.action != NONE:
+        return outcome.decision.action
+    return REAP if outcome.reap else None
+
+
+def usable_queues(
+    queues: Sequence[Queue], task_definitions: Mapping[str, str]
+) -> tuple[list[Queue], list[QueueConfigError]]:
+    """A queue whose agent profile has no task definition can never launch: it is an
+    invalid item (named, alerted) rather than a workflow failure every cycle."""
+    if not task_definitions:
+        return list(queues), []
+    usable: list[Queue] = []
+    invalid: list[QueueConfigError] = []
+    for queue in queues:
+        if queue.agent_profile in task_definitions:
+            usable.append(queue)
+            continue
+        known = ", ".join(sorted(task_definitions))
+        message = f"no agent profile {queue.agent_profile!r} in this stack (profiles: {known})"
+        invalid.append(QueueConfigError(queue.queue, {"agent_profile": [message]}))
+    return usable, invalid

@@ -20,7 +20,8 @@ from marshmallow import (
 
 from adoscale.exceptions import QueueConfigError
 
-QUEUE_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
+# "placeholder..." is reserved: agent names would read as another queue's placeholder.
+QUEUE_NAME_PATTERN = r"^(?!placeholder(-|$))[a-z0-9][a-z0-9-]{0,31}$"
 PROFILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 # Capabilities reach the agent as environment variables (C7): no '=', no control
 # characters, and not the names the agent image itself reads.

@@ -305,14 +305,46 @@ def test_get_of_an_invalid_item_shows_it_and_its_problems(run, dynamodb, table):
     assert "queue 'odd' is stored but invalid: colour: Unknown field." in result.stderr
 
 
-def test_delete_removes_the_item(run, dynamodb, table, tmp_path):
-    run("queues", "put", write(tmp_path, "q.yaml", VALID_YAML))
+def test_delete_removes_a_disabled_queue(run, dynamodb, table, tmp_path):
+    run(
+        "queues",
+        "put",
+        write(
+            tmp_path, "q.yaml", VALID_YAML.replace("pool: Linux", "pool: Linux\n  enabled: false")
+        ),
+    )
 
     result = run("queues", "delete", "linux")
 
-    assert result.exit_code == 0
+    assert result.exit_code == 0, result.output
     assert "deleted queue linux" in result.stdout
     assert set(items_in(dynamodb, table)) == {"windows"}
+
+
+def test_delete_refuses_an_enabled_queue_unless_forced(run, dynamodb, table, tmp_path):
+    # GIVEN enabled queues (deleting one would orphan its agents)
+    run("queues", "put", write(tmp_path, "q.yaml", VALID_YAML))
+
+    # WHEN it is deleted without and then with --force
+    refused = run("queues", "delete", "linux")
+    kept = set(items_in(dynamodb, table))
+    forced = run("queues", "delete", "linux", "--force")
+
+    # THEN the first is refused with the way out, the second deletes
+    assert refused.exit_code == 1
+    assert "queue 'linux' is enabled: put it with enabled: false first" in refused.stderr
+    assert kept == {"linux", "windows"}
+    assert forced.exit_code == 0
+    assert set(items_in(dynamodb, table)) == {"windows"}
+
+
+def test_delete_of_an_invalid_item_is_allowed(run, dynamodb, table):
+    put_raw(dynamodb, table, {"queue": "odd", "pool": "P", "max_agents": 2, "colour": "red"})
+
+    result = run("queues", "delete", "odd")
+
+    assert result.exit_code == 0, result.output
+    assert items_in(dynamodb, table) == {}
 
 
 def test_export_round_trips_through_put(run, dynamodb, table, tmp_path):

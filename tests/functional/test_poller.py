@@ -120,7 +120,8 @@ def test_a_repeated_poll_in_the_same_slot_starts_nothing_twice(stack, ado):
     runtime.poller._clock = lambda: slot + timedelta(seconds=21)
     third = runtime.poller.poll()
 
-    assert first.started == second.started == ["build-scale_out-20261127T120000"]
+    assert first.started == second.already_started == ["build-scale_out-20261127T120000"]
+    assert second.started == []
     assert third.started == ["build-scale_out-20261127T120020"]
     assert len(stack.executions()) == 2
 
@@ -405,3 +406,45 @@ def test_handler_runs_a_cycle_with_the_lambda_context(monkeypatch, stack, ado):
         "errors": [],
         "cycles": 1,
     }
+
+
+def test_a_queue_whose_agent_profile_the_stack_lacks_is_an_invalid_item(stack, ado):
+    ado.add_pool("p")
+    with_placeholder(ado, "p", "q")
+    with_placeholder(ado, "p", "big")
+    ado.queue_job("p")
+    put_queues(
+        stack,
+        {"queue": "q", "pool": "p", "max_agents": 2},
+        {"queue": "big", "pool": "p", "max_agents": 2, "agent_profile": "huge"},
+    )
+    profiles = json.dumps({"default": "arn:aws:ecs:eu-west-1:123456789012:task-definition/a:1"})
+
+    result = make_poller(stack, ADOSCALE_TASK_DEFINITIONS=profiles).poller.poll().to_result()
+
+    assert set(result["queues"]) == {"q"}
+    assert [(e["queue"], e["kind"]) for e in result["errors"]] == [("big", "invalid_queue_config")]
+    assert "agent_profile" in result["errors"][0]["message"]
+    assert "huge" in result["errors"][0]["message"]
+    assert [a["body"]["detail"]["fields"] for a in stack.alerts()] == [
+        {"agent_profile": [result["errors"][0]["message"].split(": ", 1)[1]]}
+    ]
+    assert stack.metric_values("InvalidQueueConfigs") == [1.0]
+
+
+def test_agents_left_disabled_are_reaped_before_scaling_out(stack, ado):
+    # GIVEN a queue with a waiting job and an idle agent a failed scale-in left disabled
+    ado.add_pool("p")
+    with_placeholder(ado, "p", "q")
+    old_agent(ado, "p", "q", 1, enabled=False)
+    ado.queue_job("p", ["maven"])  # the disabled agent would not take it anyway
+    put_queues(stack, {"queue": "q", "pool": "p", "max_agents": 5})
+
+    # WHEN a cycle runs
+    result = make_poller(stack).poller.poll().to_result()
+
+    # THEN the decision is still reported, but the execution started is the reap that
+    # re-enables the agent (the next cycle counts it as capacity)
+    assert result["queues"]["q"]["action"] == "scale_out"
+    assert result["queues"]["q"]["reap"] is True
+    assert [e["input"]["action"] for e in stack.executions()] == ["reap"]

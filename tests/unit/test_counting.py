@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from adoscale.counting import QueueCounts, assign_waiting_jobs, count_queue
+from adoscale.naming import is_agent_of
 from adoscale.schema import Queue
 
 from .builders import NOW, agent, finished, placeholder, taken, task, waiting
@@ -144,3 +145,20 @@ def test_disabled_queues_take_no_waiting_jobs():
     assigned = assign_waiting_jobs(queues, [waiting(1)])
 
     assert (len(assigned["a"]), len(assigned["b"])) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "queue", "ours"),
+    [
+        ("adoscale-linux-0123456789ab", "linux", True),
+        ("adoscale-linux-0123456789ab", "lin", False),
+        ("adoscale-linux-x-0123456789ab", "linux", False),
+        ("adoscale-linux-0123456789", "linux", False),
+        ("adoscale-placeholder-linux", "linux", False),
+        # a placeholder of a queue whose name is 12 hex digits is never another's agent
+        ("adoscale-placeholder-0123456789ab", "placeholder", False),
+    ],
+    ids=["ours", "prefix-of-another", "longer-queue", "short-suffix", "placeholder", "hex-queue"],
+)
+def test_agent_names_belong_to_exactly_one_queue(name, queue, ours):
+    assert is_agent_of(name, queue) is ours

@@ -61,6 +61,8 @@ def test_full_item_round_trips_through_to_item():
         ({"queue": "Linux"}, "queue"),
         ({"queue": "-leading-dash"}, "queue"),
         ({"queue": "a" * 33}, "queue"),
+        ({"queue": "placeholder"}, "queue"),
+        ({"queue": "placeholder-linux"}, "queue"),
         ({"pool": ""}, "pool"),
         ({"pool": "   "}, "pool"),
         ({"max_agents": 0}, "max_agents"),

@@ -110,10 +110,30 @@ def get(context: CliContext, name: str) -> None:
 
 @queues.command()
 @click.argument("name")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Delete an enabled queue now; its agents and tasks are then left unmanaged.",
+)
 @pass_context
-def delete(context: CliContext, name: str) -> None:
-    """Remove one queue item (exit 1 when there is none). Its agents retire as they idle."""
-    if not context.store().delete(name):
+def delete(context: CliContext, name: str, force: bool) -> None:
+    """Remove one queue item (exit 1 when there is none).
+
+    adoscale manages only the queues in the table: an enabled queue is refused, so its
+    agents are not orphaned. Put it with `enabled: false` first (its idle agents retire,
+    its busy ones finish), then delete it once `status` shows no agents.
+    """
+    store = context.store()
+    try:
+        current = store.get(name)
+    except QueueConfigError:
+        current = None  # stored but invalid: adoscale manages nothing for it anyway
+    if current is not None and current.enabled and not force:
+        raise CommandFailedError(
+            f"queue {name!r} is enabled: put it with enabled: false first so its agents "
+            "retire, delete it once it has none (or pass --force to delete it now)"
+        )
+    if not store.delete(name):
         raise CommandFailedError(
             f"queue {name!r} not found in table {context.table}; nothing deleted"
         )
