@@ -53,3 +53,12 @@ def execution_name(queue: str, action: str, slot: datetime) -> str:
     """Deterministic per (queue, action, poll slot): a repeated or concurrent poll in the
     same slot cannot start a second execution."""
     return f"{queue}-{action}-{slot:%Y%m%dT%H%M%S}"
+
+
+_EXECUTION = re.compile(r"^(?P<queue>.+)-(?P<action>scale_out|scale_in|reap)-\d{8}T\d{6}$")
+
+
+def parse_execution_name(name: str) -> tuple[str, str] | None:
+    """(queue, action) of a name ``execution_name`` made; None for any other name."""
+    match = _EXECUTION.match(name)
+    return (match["queue"], match["action"]) if match else None

@@ -94,14 +94,14 @@ def test_status_reads_the_newest_metrics_and_the_last_execution_per_queue(endpoi
         now - timedelta(seconds=30),
     )
     publish(clients["cloudwatch"], namespace, "linux-big", {"IdleAgents": 3}, now)
-    # AND executions named <queue>-<action>-<minute>, the newest per queue being the answer
+    # AND executions named <queue>-<action>-<poll slot>, the newest per queue the answer
     sfn = clients["stepfunctions"]
     arn = sfn.create_state_machine(
         name=f"adoscale-scaling-{uuid.uuid4().hex[:6]}", definition=PASS, roleArn=ROLE
     )["stateMachineArn"]
-    for name in ("linux-scale_out-20261127T1200", "linux-big-scale_in-20261127T1201"):
+    for name in ("linux-scale_out-20261127T120000", "linux-big-scale_in-20261127T120100"):
         sfn.start_execution(stateMachineArn=arn, name=name, input="{}")
-    sfn.start_execution(stateMachineArn=arn, name="linux-reap-20261127T1202", input="{}")
+    sfn.start_execution(stateMachineArn=arn, name="linux-reap-20261127T120200", input="{}")
 
     # WHEN status runs, for people and for scripts
     people = run(endpoint, table, "status", "--namespace", namespace, "--state-machine", arn)
@@ -159,7 +159,7 @@ def test_status_finds_the_only_adoscale_state_machine_or_says_why_not(endpoint):
     arn = sfn.create_state_machine(name="adoscale-scaling", definition=PASS, roleArn=ROLE)[
         "stateMachineArn"
     ]
-    sfn.start_execution(stateMachineArn=arn, name="linux-scale_out-20261127T1200", input="{}")
+    sfn.start_execution(stateMachineArn=arn, name="linux-scale_out-20261127T120000", input="{}")
     after = json.loads(run(endpoint, "queues", *args).stdout)
 
     # THEN it first says how to name one, then uses the only adoscale machine

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from adoscale.counting import QueueCounts, assign_waiting_jobs, count_queue
-from adoscale.naming import is_agent_of
+from adoscale.naming import execution_name, is_agent_of, parse_execution_name
 from adoscale.schema import Queue
 
 from .builders import NOW, agent, finished, placeholder, taken, task, waiting
@@ -162,3 +162,21 @@ def test_disabled_queues_take_no_waiting_jobs():
 )
 def test_agent_names_belong_to_exactly_one_queue(name, queue, ours):
     assert is_agent_of(name, queue) is ours
+
+
+@pytest.mark.parametrize(
+    ("name", "parsed"),
+    [
+        ("linux-scale_out-20261127T120020", ("linux", "scale_out")),
+        ("my-queue-reap-20261127T120000", ("my-queue", "reap")),
+        ("linux-scale_in-20261127T1200", None),
+        ("linux-grow-20261127T120000", None),
+        ("3f2a-uuid", None),
+    ],
+    ids=["scale-out", "dashed-queue", "old-minute-format", "unknown-action", "foreign"],
+)
+def test_execution_names_parse_back(name, parsed):
+    assert parse_execution_name(name) == parsed
+    if parsed:
+        when = datetime.strptime(name.rsplit("-", 1)[1], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+        assert execution_name(*parsed, when) == name

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ import click
 from adoscale.cli.context import CliContext, CommandFailedError
 from adoscale.cli.render import console, echo_json, rows_table
 from adoscale.exceptions import ConfigError
+from adoscale.naming import parse_execution_name
 
 NAMESPACE_ENV = "ADOSCALE_METRIC_NAMESPACE"
 STATE_MACHINE_ENV = "ADOSCALE_STATE_MACHINE_ARN"
@@ -36,7 +36,6 @@ METRICS = {
 COLUMNS = ("queue", "waiting", "running", "idle", "busy", "starting", "desired", "last action")
 QUERIES_PER_CALL = 500  # GetMetricData's limit
 EXECUTION_PAGES = 5
-_EXECUTION = re.compile(r"^(?P<queue>.+)-(?P<action>scale_out|scale_in|reap)-(?P<rest>.+)$")
 
 pass_context = click.make_pass_decorator(CliContext)
 
@@ -211,11 +210,12 @@ def last_actions(sfn: Any, state_machine_arn: str, queues: Iterable[str]) -> dic
         key=lambda e: e.get("startDate") or datetime.min.replace(tzinfo=UTC), reverse=True
     )
     for execution in executions:
-        match = _EXECUTION.match(execution.get("name", ""))
-        if not match or match["queue"] not in wanted or match["queue"] in newest:
+        parsed = parse_execution_name(execution.get("name", ""))
+        if parsed is None or parsed[0] not in wanted or parsed[0] in newest:
             continue
-        newest[match["queue"]] = LastAction(
-            action=match["action"],
+        queue, action = parsed
+        newest[queue] = LastAction(
+            action=action,
             status=execution.get("status", "UNKNOWN"),
             started=execution.get("startDate"),
             execution=execution.get("name", ""),
