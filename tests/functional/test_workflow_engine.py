@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -64,6 +65,11 @@ def idle_agent(wf: Workflow, serial: int) -> tuple[int, str, str]:
     return agent_id, name, launched.task_arn
 
 
+def finished(wf: Workflow, execution: str) -> bool:
+    sfn = wf.stack.client("stepfunctions")
+    return sfn.describe_execution(executionArn=execution)["status"] != "RUNNING"
+
+
 def running_arns(wf: Workflow) -> set[str]:
     return {task.task_arn for task in wf.live_tasks()}
 
@@ -108,8 +114,13 @@ def test_scale_out_launches_tagged_agents_then_verifies_they_registered(wf):
         names.add(env["AZP_AGENT_NAME"])
     assert len(names) == 3
     assert set(output["launch"]["tasks"]) == names
-    # AND the lease was given back before the boot wait, and nothing was alerted
-    assert wf.lease_item() is None
+    # AND the lease was given back before the boot wait, recording when the launch ended
+    lease = wf.lease_item()
+    assert "owner" not in lease
+    assert "expires_at" in lease
+    launch_end = datetime.fromtimestamp(float(lease["last_launch_end"]["N"]), UTC)
+    assert launch_end >= datetime.fromisoformat(output["launch"]["launched_at"])
+    # AND nothing was alerted
     assert wf.alerts() == []
 
 
@@ -184,7 +195,47 @@ def test_launch_failing_everywhere_alerts_launch_failed_and_fails(wf):
     alerts = wf.alerts()
     assert [a["body"]["kind"] for a in alerts] == ["launch_failed"]
     assert "RESOURCE:MEMORY" in alerts[0]["body"]["detail"]["reasons"][0]
-    assert wf.lease_item() is None
+    assert "owner" not in wf.lease_item()
+
+
+def test_a_scale_out_decided_before_the_last_launch_finished_is_skipped(wf):
+    put_queue(wf)
+    # GIVEN two poll cycles that both counted the queue before any agent was launched
+    first = request(wf, "scale_out", 2)
+    overlapping = replace(first, count=2)
+
+    # WHEN the first one's execution launches and gives the lease back
+    execution = start(wf, first)
+    launched = wait_for(lambda: len(wf.all_tasks()) == 2 and wf.all_tasks(), what="2 tasks")
+    wait_for(lambda: "owner" not in (wf.lease_item() or {}), what="the lease given back")
+    # AND only then the overlapping cycle's execution passes Validate
+    overlap = start(wf, overlapping)
+    wait_for(lambda: finished(wf, overlap) or len(wf.all_tasks()) > 2, what="the overlap")
+    for task in launched:
+        wf.ado.register_agent(wf.pool, environment_of(task)["AZP_AGENT_NAME"])
+    assert wf.stack.wait(execution)["status"] == "SUCCEEDED"
+
+    # THEN the overlapping one was skipped: nothing launched twice
+    assert len(wf.all_tasks()) == 2
+    stale = wf.stack.wait(overlap)
+    assert stale["status"] == "SUCCEEDED", stale
+    context = stale["output"]["context"]
+    assert context["proceed"] is False
+    assert context["reason"] == "stale: decided before the last launch finished"
+    ended = datetime.fromisoformat(context["last_launch_end"])
+    assert ended > datetime.fromisoformat(first.requested_at)
+    assert "launch" not in stale["output"]
+    # AND a scale_out decided after that launch finished proceeds
+    fresh = start(wf, request(wf, "scale_out", 1))
+    third = wait_for(
+        lambda: [t for t in wf.all_tasks() if t["taskArn"] not in {x["taskArn"] for x in launched}],
+        what="a third task",
+    )
+    wf.ado.register_agent(wf.pool, environment_of(third[0])["AZP_AGENT_NAME"])
+    result = wf.stack.wait(fresh)
+    assert result["status"] == "SUCCEEDED", result
+    assert result["output"]["launch"]["launched"] == 1
+    assert len(wf.all_tasks()) == 3
 
 
 def test_scale_in_retires_idle_agents_agent_first_then_task(wf):

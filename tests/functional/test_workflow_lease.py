@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from moto import mock_aws
 
+from adoscale.exceptions import WorkflowInputError
+from adoscale.store import QueueStore, to_attribute_map
+from adoscale.workflow.admission import release, validate
 from adoscale.workflow.lease import QueueLease
 from tests.support.workflow import session_for_tests
 
 FIRST = "arn:aws:states:eu-west-1:123456789012:execution:scaling:first"
 SECOND = "arn:aws:states:eu-west-1:123456789012:execution:scaling:second"
+THIRD = "arn:aws:states:eu-west-1:123456789012:execution:scaling:third"
 
 
 class Clock:
@@ -25,14 +31,55 @@ def lease_and_clock(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         dynamodb = session_for_tests().client("dynamodb")
-        dynamodb.create_table(
-            TableName="state",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        for table, key in (("state", "pk"), ("queues", "queue")):
+            dynamodb.create_table(
+                TableName=table,
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
         clock = Clock()
         yield QueueLease(dynamodb, "state", clock=clock), clock, dynamodb
+
+
+@pytest.fixture
+def admission(lease_and_clock):
+    """validate and release as the state machine calls them, for a queue ``build``."""
+    lease, clock, dynamodb = lease_and_clock
+    item = {"queue": "build", "pool": "linux", "max_agents": 5}
+    dynamodb.put_item(TableName="queues", Item=to_attribute_map(item))
+    store = QueueStore(dynamodb, "queues")
+
+    def admit(execution: str, action: str, decided_at: float | str) -> dict:
+        return validate(state(action, decided_at), execution, store, lease, 600)
+
+    def give_back(execution: str, action: str) -> dict:
+        return release(state(action, clock.now), execution, lease)
+
+    return admit, give_back, clock, dynamodb
+
+
+def state(action: str, decided_at: float | str) -> dict:
+    """The execution input the poller builds, decided (``requested_at``) at an epoch time."""
+    requested_at = (
+        decided_at
+        if isinstance(decided_at, str)
+        else datetime.fromtimestamp(decided_at, UTC).isoformat().replace("+00:00", "Z")
+    )
+    return {
+        "queue": "build",
+        "action": action,
+        "count": 2 if action == "scale_out" else 0,
+        "pool_id": 1,
+        "requested_at": requested_at,
+        "agent_ids": [],
+    }
+
+
+def lease_item(dynamodb) -> dict | None:
+    return dynamodb.get_item(
+        TableName="state", Key={"pk": {"S": "lease#build"}}, ConsistentRead=True
+    ).get("Item")
 
 
 def test_one_execution_at_a_time_per_queue(lease_and_clock):
@@ -85,3 +132,60 @@ def test_release_only_by_the_holder(lease_and_clock):
     assert lease.release("build", FIRST) is True
     assert lease.release("build", FIRST) is False
     assert lease.acquire("build", SECOND, 600).acquired is True
+
+
+def test_a_scale_out_decided_before_the_last_launch_finished_is_skipped(admission):
+    admit, give_back, clock, _dynamodb = admission
+    # GIVEN no lease item (no launch yet): a scale_out proceeds, launches, and gives the
+    # lease back 30 s after it was decided
+    decided = clock.now
+    assert admit(FIRST, "scale_out", decided)["proceed"] is True
+    clock.now += 30
+    launch_end = clock.now
+    assert give_back(FIRST, "scale_out") == {"released": True}
+
+    # WHEN a poll cycle that counted before that launch ended starts a second scale_out
+    clock.now += 2
+    stale = admit(SECOND, "scale_out", launch_end - 0.5)
+
+    # THEN it is skipped without the lease: its count did not see the new tasks
+    assert stale["proceed"] is False
+    assert stale["reason"] == "stale: decided before the last launch finished"
+    assert admit(THIRD, "scale_in", decided)["proceed"] is True  # the lease stayed free
+    assert give_back(THIRD, "scale_in") == {"released": True}
+    # AND a scale_out decided after the launch ended proceeds
+    assert admit(SECOND, "scale_out", launch_end + 0.5)["proceed"] is True
+
+
+def test_the_launch_end_outlives_repeated_releases_and_other_actions(admission):
+    admit, give_back, clock, dynamodb = admission
+    admit(FIRST, "scale_out", clock.now)
+    expires_at = lease_item(dynamodb)["expires_at"]
+    clock.now += 20
+    launch_end = clock.now
+
+    # WHEN the scale_out gives its lease back twice (a retried release), then a reap and a
+    # scale_in decided long before take and give back the lease in turn
+    assert give_back(FIRST, "scale_out") == {"released": True}
+    assert give_back(FIRST, "scale_out") == {"released": False}
+    item = lease_item(dynamodb)
+    for execution, action in ((SECOND, "reap"), (THIRD, "scale_in")):
+        clock.now += 5
+        assert admit(execution, action, launch_end - 60)["proceed"] is True
+        assert give_back(execution, action) == {"released": True}
+
+    # THEN the item carried the launch end (and its TTL) but no owner, and still does:
+    # a scale_out decided before that launch ended is skipped
+    assert "owner" not in item
+    assert float(item["last_launch_end"]["N"]) == launch_end
+    assert item["expires_at"] == expires_at
+    assert float(lease_item(dynamodb)["last_launch_end"]["N"]) == launch_end
+    assert "owner" not in lease_item(dynamodb)
+    assert admit(FIRST, "scale_out", launch_end - 1)["reason"].startswith("stale")
+
+
+def test_a_scale_out_without_a_readable_decision_time_is_refused_by_name(admission):
+    admit, _give_back, _clock, _dynamodb = admission
+
+    with pytest.raises(WorkflowInputError, match="requested_at"):
+        admit(FIRST, "scale_out", "yesterday")

@@ -4,9 +4,13 @@ The drain and retire functions run against the fake Azure DevOps over HTTP, with
 adversary that acts before every Azure DevOps call they make: it assigns waiting jobs to
 random agents (even disabled ones, as if the assignment was decided just before the
 PATCH and only became visible later, which is harsher than the real service), finishes
-jobs and lets their one-job agents leave, and fails the odd request. Whatever it does:
-no agent with a job is ever deleted or has its task stopped, and no agent is left
-disabled. The fake refuses to DELETE a busy agent, as Azure DevOps does.
+jobs and lets their one-job agents leave, and fails the odd request. A retire that fails
+runs again with the same drained list, as the state machine's Retry does (a share of
+rounds forces that: one 503 on a drained agent's re-read, so the failed attempt enables
+that agent again before the retry meets it). Whatever happens: no agent with a job is
+ever deleted or has its task stopped, no agent is left disabled, and no agent is deleted
+unless it stayed disabled from before the confirm window until its DELETE. The fake
+refuses to DELETE a busy agent, as Azure DevOps does.
 
 ECS is a recording double of the two calls retire makes (``tasks_of``, ``stop_task``),
 checked at each stop against the organisation's state; the real ECS adapter is tested
@@ -27,6 +31,7 @@ from adoscale.ado import AdoClient
 from adoscale.exceptions import AdoAgentBusyError, AdoError
 from adoscale.local.ado_server import FakeAdoError, FakeAdoServer
 from adoscale.models import Agent, AgentTask
+from adoscale.workflow.definition import build_definition, placeholder_arns
 from adoscale.workflow.scale_in import drain, retire
 
 ROUNDS = int(os.environ.get("ADOSCALE_RACE_ROUNDS", "1000"))
@@ -35,6 +40,13 @@ SEED = int(os.environ.get("ADOSCALE_RACE_SEED", "20261127"))
 PAT = "race-pat-5d1f0c9e7a2b"
 QUEUE = "race"
 POOL = "race-pool"
+FORCED_RETRY_SHARE = 0.25  # rounds whose first retire is made to fail on one agent
+# The Retire state's Retry rule for adoscale's own transient errors (the one a 503 hits).
+RETIRE_RETRY = next(
+    rule
+    for rule in build_definition(placeholder_arns())["States"]["Retire"]["Retry"]
+    if "AdoUnavailableError" in rule["ErrorEquals"]
+)
 
 
 @dataclass
@@ -48,6 +60,8 @@ class Ledger:
     refused_busy: int = 0  # DELETEs Azure DevOps refused: a job came after the re-read
     stopped: int = 0
     faults: int = 0
+    retries: int = 0  # retire attempts after a failed one
+    enabled_on_retry: int = 0  # drained agents a retry found enabled again
 
 
 class Adversary:
@@ -94,23 +108,44 @@ class RacingAdo:
     def __init__(self, client: AdoClient, adversary: Adversary) -> None:
         self.client = client
         self.adversary = adversary
+        self.confirmed: set[int] = set()  # disabled since before the confirm window
+        self.retrying = False
+
+    def open_window(self) -> None:
+        """The confirm window starts: only the agents disabled now may be deleted later."""
+        self.confirmed = {
+            agent_id
+            for agent_id in self.adversary.agent_ids
+            if (agent := self.adversary.ado.agent(agent_id)) is not None and not agent["enabled"]
+        }
 
     def agent(self, pool_id: int, agent_id: int) -> Agent | None:
         self.adversary.act("GET", agent_id)
-        return self.client.agent(pool_id, agent_id)
+        found = self.client.agent(pool_id, agent_id)
+        if self.retrying and found is not None and found.enabled:
+            self.adversary.ledger.enabled_on_retry += 1
+        return found
 
     def set_agent_enabled(self, pool_id: int, agent_id: int, enabled: bool) -> None:
         self.adversary.act("PATCH", agent_id)
         self.client.set_agent_enabled(pool_id, agent_id, enabled)
+        self.confirmed.discard(agent_id)  # enabled, or disabled afresh: no window either way
 
     def delete_agent(self, pool_id: int, agent_id: int) -> bool:
         self.adversary.act("DELETE", agent_id)
+        ledger = self.adversary.ledger
+        current = self.adversary.ado.agent(agent_id)
+        confirmed = agent_id in self.confirmed and current is not None and not current["enabled"]
         try:
             deleted = self.client.delete_agent(pool_id, agent_id)
         except AdoAgentBusyError:
-            self.adversary.ledger.refused_busy += 1
+            ledger.refused_busy += 1
             raise
-        self.adversary.ledger.deleted += int(deleted)
+        if deleted and not confirmed:
+            ledger.violations.append(
+                f"agent {agent_id} deleted without staying disabled through the confirm window"
+            )
+        ledger.deleted += int(deleted)
         return deleted
 
 
@@ -173,13 +208,13 @@ def test_no_busy_agent_is_ever_deleted_or_stopped_and_none_stays_disabled():
             drained: list[dict] = []
             with contextlib.suppress(AdoError):  # drain re-enables what it disabled, then raises
                 drained = drain(QUEUE, pool_id, chosen, racing)["drained"]
+            racing.open_window()
             for agent_id in adversary.agent_ids:
                 adversary.act("WINDOW", agent_id)
-            try:
-                outcome = retire(QUEUE, pool_id, drained, racing, tasks)
-                ledger.kept_busy += len(outcome["kept"])
-            except AdoError:
-                pass  # retire handled every agent, re-enabling those it could not settle
+            if drained and rng.random() < FORCED_RETRY_SHARE:
+                victim = rng.choice(drained)["agent_id"]
+                ado.inject(rf"agents/{victim}$", "status_503", times=1, method="GET")
+            _retire_with_retries(pool_id, drained, racing, tasks, ledger)
             ado.clear_faults()
 
             # THEN every agent is enabled, every assigned job still has its agent, and
@@ -204,6 +239,32 @@ def test_no_busy_agent_is_ever_deleted_or_stopped_and_none_stays_disabled():
     assert ledger.refused_busy > ROUNDS / 20
     assert ledger.stopped >= ledger.deleted
     assert ledger.faults > ROUNDS / 20
+    # AND retire was retried after failures, meeting agents its failed attempt re-enabled
+    assert ledger.retries > ROUNDS / 5
+    assert ledger.enabled_on_retry > ROUNDS / 10
+
+
+def _retire_with_retries(
+    pool_id: int, drained: list[dict], racing: RacingAdo, tasks: CheckingTasks, ledger: Ledger
+) -> None:
+    """Retire, then again while it fails transiently: the Retire state's Retry rule."""
+    for attempt in range(1 + RETIRE_RETRY["MaxAttempts"]):
+        racing.retrying = attempt > 0
+        ledger.retries += int(attempt > 0)
+        try:
+            outcome = retire(QUEUE, pool_id, drained, racing, tasks)
+        except AdoError as error:
+            # retire handled every agent, re-enabling those it could not settle
+            if type(error).__name__ in RETIRE_RETRY["ErrorEquals"]:
+                continue
+            return
+        org = racing.adversary.ado
+        ledger.kept_busy += sum(
+            1
+            for agent_id in outcome["kept"]
+            if (agent := org.agent(agent_id)) is not None and "assignedRequest" in agent
+        )
+        return
 
 
 def _assert_jobs_kept_their_agents(ado: FakeAdoServer, adversary: Adversary, context: str) -> None:

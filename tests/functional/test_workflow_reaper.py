@@ -88,6 +88,7 @@ def test_deletes_only_offline_idle_agents_of_the_queue_without_a_task(org, ecs):
         (None, BOOT - 60, False),
         (None, BOOT + 60, True),
         ("online", LIFETIME + 60, False),
+        ("online-as-task-id", BOOT + 60, False),
         ("offline", LIFETIME - 60, False),
         ("offline", LIFETIME + 60, True),
     ],
@@ -95,6 +96,7 @@ def test_deletes_only_offline_idle_agents_of_the_queue_without_a_task(org, ecs):
         "unregistered-still-booting",
         "unregistered-past-boot-timeout",
         "online-agent-never-stopped",
+        "agent-registered-under-its-task-id",
         "offline-agent-within-lifetime",
         "offline-agent-past-lifetime",
     ],
@@ -103,7 +105,8 @@ def test_stops_tasks_that_will_never_run_a_job(org, ecs, agent, age_seconds, sto
     org.register_agent(POOL, placeholder_name(QUEUE), online=False)
     arn = task_for(ecs, name(1))
     if agent is not None:
-        org.register_agent(POOL, name(1), online=agent == "online")
+        registered_as = arn.rsplit("/", 1)[-1] if agent.endswith("task-id") else name(1)
+        org.register_agent(POOL, registered_as, online=agent.startswith("online"))
     age_task(arn, age_seconds)
 
     result = run_reap(org, ecs, RecordingAlerts())

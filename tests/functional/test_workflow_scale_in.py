@@ -177,3 +177,25 @@ def test_one_failing_agent_does_not_stop_the_others_and_is_left_enabled(org, ado
     assert failing_arn in live_arns(ecs)
     assert org.agent(fine) is None
     assert fine_arn not in live_arns(ecs)
+
+
+def test_a_retried_retire_never_deletes_the_agent_its_failed_attempt_re_enabled(org, ado, ecs):
+    # GIVEN an idle agent drained through the confirm window, and one 503 on its re-read
+    pool = org.pool_id(POOL)
+    agent_id, _name, arn = agent_with_task(org, ecs, 1)
+    drained = drain(QUEUE, pool, [agent_id], ado)["drained"]
+    org.inject(rf"agents/{agent_id}$", "status_503", times=1, method="GET")
+
+    # WHEN retire fails on it (re-enabling it) and the state machine's Retry runs it again
+    with pytest.raises(AdoUnavailableError):
+        retire(QUEUE, pool, drained, ado, ecs.tasks)
+    assert org.agent(agent_id)["enabled"] is True
+    again = retire(QUEUE, pool, drained, ado, ecs.tasks)
+
+    # THEN the agent, enabled and offered jobs again with no confirm window, is kept
+    assert again["kept"] == [agent_id]
+    assert again["retired"] == []
+    assert org.agent(agent_id) is not None
+    assert org.agent(agent_id)["enabled"] is True
+    assert arn in live_arns(ecs)
+    assert org.count("agent", method="DELETE") == 0

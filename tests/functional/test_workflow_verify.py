@@ -60,6 +60,7 @@ def launch(ecs, serial: int) -> tuple[str, str]:
     ("situation", "outcome"),
     [
         ("registered", "registered"),
+        ("registered-as-task-id", "registered"),
         ("booting", "pending"),
         ("exited-0", "completed"),
         ("exited-1", "failed"),
@@ -75,6 +76,8 @@ def test_each_launched_agent_is_judged_once(org, ecs, situation, outcome):
     arn = ecs.tasks.tasks_of(QUEUE)[0].task_arn
     if situation == "registered":
         org.register_agent(POOL, name)
+    elif situation == "registered-as-task-id":  # C7's default name, when none was given
+        org.register_agent(POOL, task_id)
     elif situation.startswith("exited"):
         end_task(arn, exit_code=int(situation[-1]), reason="Essential container in task exited")
     elif situation == "past-boot-timeout":

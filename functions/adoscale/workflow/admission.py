@@ -2,8 +2,9 @@
 
 Validate re-reads the queue item (the poller's copy may be a minute old) and takes the
 queue's lease; an execution that cannot get it ends as "skipped" and the poller decides
-again on its next poll with fresh numbers. Release and the failure alert run on every path
-out, so neither may assume the input was valid.
+again on its next poll with fresh numbers. So does a scale-out decided (``requested_at``)
+before the queue's last launch finished: its count did not include those tasks. Release
+and the failure alert run on every path out, so neither may assume the input was valid.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
+from adoscale.exceptions import WorkflowInputError
 from adoscale.redact import Redactor
 from adoscale.schema import QUEUE_NAME_PATTERN
 from adoscale.store import QueueStore
@@ -20,6 +23,7 @@ from adoscale.workflow.lease import QueueLease
 from adoscale.workflow.request import ScalingRequest
 
 MESSAGE_LIMIT = 1000
+STALE = "stale: decided before the last launch finished"
 _BASIC_AUTH = re.compile(r"(?i)(basic|bearer)\s+[A-Za-z0-9+/=._-]{8,}")
 
 
@@ -32,10 +36,16 @@ def validate(
 ) -> dict[str, Any]:
     """``{"proceed", "reason", "queue", "lease"}``; bad input or a bad item raises."""
     request = ScalingRequest.from_input(state)
+    decided_at = _decided_at(request.requested_at) if request.action == "scale_out" else None
     queue = store.get(request.queue)
     if queue is None:
         return {"proceed": False, "reason": f"queue {request.queue} is not in the queue table"}
-    outcome = lease.acquire(request.queue, execution, lease_seconds, request.action)
+    outcome = lease.acquire(
+        request.queue, execution, lease_seconds, request.action, decided_at=decided_at
+    )
+    if outcome.stale and outcome.last_launch_end is not None:
+        ended = datetime.fromtimestamp(outcome.last_launch_end, UTC)
+        return {"proceed": False, "reason": STALE, "last_launch_end": ended.isoformat()}
     if not outcome.acquired:
         return {
             "proceed": False,
@@ -52,11 +62,27 @@ def validate(
 
 
 def release(state: Mapping[str, Any], execution: str, lease: QueueLease) -> dict[str, Any]:
-    """Drop the lease if this execution holds it; anything else is a no-op."""
+    """Drop the lease if this execution holds it; anything else is a no-op.
+
+    A scale_out holds the lease only up to its launch (its release comes right after
+    Launch, or after Launch failed part way), so its release records the launch's end.
+    """
     queue = queue_name(state)
     if queue is None:
         return {"released": False}
-    return {"released": lease.release(queue, execution)}
+    launched = state.get("action") == "scale_out"
+    return {"released": lease.release(queue, execution, launch_ended=launched)}
+
+
+def _decided_at(requested_at: str) -> float:
+    """``requested_at`` (ISO 8601; UTC unless it says otherwise) as epoch seconds."""
+    try:
+        when = datetime.fromisoformat(requested_at)
+    except ValueError as error:
+        raise WorkflowInputError(
+            f"requested_at: not an ISO 8601 time: {requested_at[:40]!r}"
+        ) from error
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def queue_name(state: Mapping[str, Any]) -> str | None:

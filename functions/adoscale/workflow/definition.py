@@ -3,7 +3,8 @@
 Shape (every Task state retries transient errors and catches everything else)::
 
     Validate (input, queue item, per-queue lease) -> CheckLease
-      lease held by another execution / queue gone -> Skipped (Succeed)
+      lease held by another execution / queue gone / a scale_out decided before the
+      queue's last launch finished -> Skipped (Succeed)
     ChooseAction
       scale_out: Launch -> ReleaseAfterLaunch -> CheckLaunch
                    nothing started -> LaunchFailed (Fail)
@@ -13,7 +14,8 @@ Shape (every Task state retries transient errors and catches everything else)::
     any Task failure: Alert (workflow_failed) -> ReleaseAfterFailure -> Failed (Fail)
 
 The lease is released before the boot wait, so a long verify never holds back the next
-scale-out; the tasks it still watches count as starting for the poller meanwhile.
+scale-out; the tasks it still watches count as starting for the poller meanwhile, and the
+release records when the launch ended, so a scale-out decided before then is skipped.
 
 Every Lambda receives ``{"execution": <execution ARN>, "input": <state>}`` and its result
 lands in the state under its own key (``$.context``, ``$.launch``, ...); a caught error
@@ -71,7 +73,10 @@ def build_definition(
         },
         "Skipped": {
             "Type": "Succeed",
-            "Comment": "another execution holds the queue's lease, or the queue is gone",
+            "Comment": (
+                "another execution holds the queue's lease, the queue is gone, or a"
+                " scale_out was decided before the queue's last launch finished"
+            ),
         },
         "ChooseAction": {
             "Type": "Choice",

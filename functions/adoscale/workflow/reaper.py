@@ -93,7 +93,7 @@ def reap(
             result["errors"].append(f"{what}: {type(error).__name__}")
             errors.append(error)
 
-    live_names = {name for task in live for name in (task.agent_name, task.task_id) if name}
+    live_names = {key for task in live for key in task.agent_keys}
     for agent in agents:
         if _dead_agent(agent, queue.queue, live_names):
             attempt(
@@ -147,11 +147,11 @@ def _stop_reason(
     boot_timeout_seconds: int,
     max_lifetime_seconds: int,
 ) -> str | None:
-    born = task.created_at or task.started_at
+    born = task.born
     if born is None:
         return None
     age = now - born
-    agent = agents.get(task.agent_name or "") or agents.get(task.task_id)
+    agent = next((agents[key] for key in task.agent_keys if key in agents), None)
     if task.placeholder:
         # A placeholder task only registers its agent and exits; one still up is stuck.
         if age > timedelta(seconds=boot_timeout_seconds):

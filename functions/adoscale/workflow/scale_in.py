@@ -6,10 +6,12 @@ The protocol never lets a job die with its agent:
    queue is disabled (PATCH ``enabled: false``), so Azure DevOps stops offering it jobs.
 2. the state machine waits a confirm window: a job assigned just before the PATCH shows
    up on the agent as ``assignedRequest``.
-3. retire: re-read each agent. A job arrived: re-enable it and leave it alone. Still
-   idle: DELETE it in Azure DevOps, which refuses while the agent runs a job (the last
-   race, a job assigned between the re-read and the DELETE, ends there: re-enable, keep).
-   Only once the agent is gone from the pool is its task stopped.
+3. retire: re-read each agent. Enabled again (a failed earlier attempt of this step
+   re-enabled it, so Azure DevOps may have offered it a job with no confirm window): leave
+   it alone. A job arrived: re-enable it and leave it alone. Still disabled and idle:
+   DELETE it in Azure DevOps, which refuses while the agent runs a job (the last race, a
+   job assigned between the re-read and the DELETE, ends there: re-enable, keep). Only
+   once the agent is gone from the pool is its task stopped.
 
 Nothing is left disabled: every agent this code disabled and did not delete is enabled
 again, on every path out, errors included (best effort; the reaper re-enables any
@@ -82,7 +84,7 @@ def retire(
     ado: AgentPool,
     tasks: TaskStopper,
 ) -> dict[str, Any]:
-    """Delete each drained agent that is still idle, then stop its task; keep the busy ones.
+    """Delete each drained agent still disabled and idle, then stop its task; keep the rest.
 
     One agent's failure does not stop the others: it is re-enabled and the first error is
     raised once all agents were handled (the state machine retries transient ones; every
@@ -119,6 +121,8 @@ def _retire_one(
         # can be running through it, so its task, if still up, has nothing left to do.
         index.stop(name, f"adoscale: agent {name} left the pool")
         return "gone"
+    if agent.enabled:
+        return "kept"  # not disabled through the confirm window: it may have a job coming
     if agent.busy or not is_agent_of(agent.name, queue):
         return _keep(ado, pool_id, agent, index)
     try:
@@ -183,8 +187,8 @@ class _TaskIndex:
         if self._by_name is None:
             self._by_name = {}
             for task in self._tasks.tasks_of(self._queue):
-                for key in {task.agent_name, task.task_id} - {None}:
-                    self._by_name.setdefault(str(key), []).append(task)
+                for key in task.agent_keys:
+                    self._by_name.setdefault(key, []).append(task)
         for task in self._by_name.pop(agent_name, []):
             if not task.stopping and self._tasks.stop_task(task.task_arn, reason):
                 self.stopped.append(task.task_id)

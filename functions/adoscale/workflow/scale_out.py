@@ -136,7 +136,9 @@ def verify(
     for name, task_id in sorted(pending.items()):
         task = described.get(task_id)
         age = _age(task, now, launched_at) if task is not None else timedelta(0)
-        if name in registered_names or (task is not None and task.task_id in registered_names):
+        if name in registered_names or (
+            task is not None and any(key in registered_names for key in task.agent_keys)
+        ):
             registered += 1
         elif task is None:
             failures.append({"agent": name, "task": task_id, "reason": "task not found in ECS"})
@@ -191,5 +193,5 @@ def stop_reason(task: AgentTask) -> str:
 
 
 def _age(task: AgentTask, now: datetime, launched_at: datetime | None) -> timedelta:
-    born = task.created_at or task.started_at or launched_at
+    born = task.born or launched_at
     return max(timedelta(0), now - born) if born is not None else timedelta(0)
