@@ -12,24 +12,12 @@ from adoscale.exceptions import AdoUnavailableError
 from adoscale.naming import placeholder_name
 from adoscale.schema import parse_queue
 from adoscale.workflow.reaper import reap
-from tests.support.workflow import RecordingAlerts, age_task, ecs_world, organisation_with_pool
+from tests.support.workflow import RecordingAlerts, age_task
 
 PAT = "reaper-pat-8e2b44f1"
 QUEUE = "build"
 POOL = "linux"
 BOOT, LIFETIME = 300, 6 * 3600
-
-
-@pytest.fixture
-def org():
-    with organisation_with_pool(PAT, POOL) as server:
-        yield server
-
-
-@pytest.fixture
-def ecs():
-    with ecs_world() as world:
-        yield world
 
 
 def run_reap(org, ecs, alerts, *, enabled=True, launch=None):

@@ -9,7 +9,6 @@ from adoscale.exceptions import AdoUnavailableError
 from adoscale.local.ado_server import FakeAdoServer
 from adoscale.models import Agent
 from adoscale.workflow.scale_in import drain, retire
-from tests.support.workflow import ecs_world, organisation_with_pool
 
 PAT = "scale-in-pat-31c5a8e0"
 QUEUE = "build"
@@ -17,20 +16,8 @@ POOL = "linux"
 
 
 @pytest.fixture
-def org():
-    with organisation_with_pool(PAT, POOL) as server:
-        yield server
-
-
-@pytest.fixture
 def ado(org):
     return AdoClient(org.base_url, PAT, max_retries=0)
-
-
-@pytest.fixture
-def ecs():
-    with ecs_world() as world:
-        yield world
 
 
 def agent_with_task(org, ecs, serial: int, **status) -> tuple[int, str, str]:

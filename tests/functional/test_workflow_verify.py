@@ -12,27 +12,13 @@ from adoscale.workflow.scale_out import MAX_VERIFY_ROUNDS, verify
 from tests.support.workflow import (
     RecordingAlerts,
     age_task,
-    ecs_world,
     end_task,
     moto_task,
-    organisation_with_pool,
 )
 
 PAT = "verify-pat-0a9f3c"
 QUEUE = "build"
 POOL = "linux"
-
-
-@pytest.fixture
-def org():
-    with organisation_with_pool(PAT, POOL) as server:
-        yield server
-
-
-@pytest.fixture
-def ecs():
-    with ecs_world() as world:
-        yield world
 
 
 def check(org, ecs, pending, alerts, *, round_number=1, launched_at=None):
