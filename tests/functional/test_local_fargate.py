@@ -3,19 +3,18 @@ Azure DevOps' state API, and a clock the test moves by hand."""
 
 from __future__ import annotations
 
-import boto3
+from dataclasses import replace
+
 import pytest
 import requests
-from moto import mock_aws
 
-from adoscale.ecs import AgentTasks, LaunchSpec
 from adoscale.local.clock import SimClock
 from adoscale.local.fargate import LocalFargate
 from adoscale.local.organisation import SimulatedOrganisation
 from adoscale.local.scenario import load_scenario, parse_scenario
 from adoscale.workflow.scale_out import agent_environment
+from tests.support.workflow import ecs_world
 
-REGION = "eu-west-1"
 BOOT = 30.0
 SCENARIO = """\
 name: unit
@@ -43,45 +42,23 @@ class Hand:
 def world(monkeypatch):
     for name, value in (("AWS_ACCESS_KEY_ID", "t"), ("AWS_SECRET_ACCESS_KEY", "t")):
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        ec2 = boto3.client("ec2", region_name=REGION)
-        vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
-        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
-        group = ec2.create_security_group(GroupName="g", Description="g", VpcId=vpc)["GroupId"]
-        ecs = boto3.client("ecs", region_name=REGION)
-        ecs.create_cluster(clusterName="agents")
-        definition = ecs.register_task_definition(
-            family="agent",
-            networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"],
-            cpu="512",
-            memory="1024",
-            containerDefinitions=[{"name": "agent", "image": "a", "memory": 1024}],
-        )["taskDefinition"]["taskDefinitionArn"]
+    with ecs_world() as cluster:
         scenario = parse_scenario(SCENARIO, "unit.yaml")
         hand = Hand()
         clock = SimClock(1.0, monotonic=hand)
         org = SimulatedOrganisation(scenario, clock).start()
         queue = scenario.queues[0]
         fargate = LocalFargate(
-            ecs, "agents", org, clock, {queue.queue: queue}, boot_delay=lambda: BOOT
+            cluster.ecs, "agents", org, clock, {queue.queue: queue}, boot_delay=lambda: BOOT
         )
-        tasks = AgentTasks(ecs, "agents")
 
         def launch(name: str, *, placeholder: bool = False) -> str:
-            spec = LaunchSpec(
-                task_definition=definition,
-                container_name="agent",
-                subnets=(subnet,),
-                security_groups=(group,),
-                environment=agent_environment(queue, placeholder=placeholder),
-            )
-            return tasks.run_agent(spec, queue.queue, name, placeholder).task_arn
+            environment = agent_environment(queue, placeholder=placeholder)
+            spec = replace(cluster.spec, environment=environment)
+            return cluster.tasks.run_agent(spec, queue.queue, name, placeholder).task_arn
 
         yield {
-            "ecs": ecs,
+            "ecs": cluster.ecs,
             "org": org,
             "ado": org.ado,
             "fargate": fargate,
