@@ -265,6 +265,17 @@ class AdoClient:
         )
         return [JobRequest.from_json(item) for item in parse_list(body, "jobrequests")]
 
+    def job_history(self, pool_id: int, top: int = 1000) -> list[JobRequest]:
+        """The pool's latest job requests, finished ones included (``$top``; the service
+        answers with at most about 200 and leaves ``matchedAgents`` out)."""
+        body = self._call(
+            "GET",
+            f"distributedtask/pools/{pool_id}/jobrequests",
+            params={"$top": str(top), "api-version": API_PREVIEW},
+            pool_id=pool_id,
+        )
+        return [JobRequest.from_json(item) for item in parse_list(body, "jobrequests")]
+
     def agents(self, pool_id: int) -> list[Agent]:
         body = self._call(
             "GET",

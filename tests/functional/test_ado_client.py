@@ -548,3 +548,22 @@ def test_client_is_safe_to_share_between_threads(
 
     assert sizes == [2] * 16
     assert client.requests_made == fake_ado.count("agents") == 16
+
+
+def test_job_history_includes_finished_jobs(fake_ado):
+    pool = fake_ado.add_pool("history")
+    agent = fake_ado.register_agent(pool, "adoscale-history-0123456789ab")
+    done, waiting = fake_ado.queue_job(pool), fake_ado.queue_job(pool, ["docker"])
+    fake_ado.assign_job(done, agent)
+    fake_ado.start_job(done)
+    fake_ado.finish_job(done)
+    client = AdoClient(fake_ado.base_url, fake_ado.pat)
+
+    history = {job.request_id: job for job in client.job_history(pool, top=50)}
+    pending = {job.request_id for job in client.job_requests(pool)}
+
+    assert history[done].finished
+    assert history[done].result == "succeeded"
+    assert history[waiting].waiting
+    assert done not in pending
+    assert fake_ado.requests[-2].query["$top"] == "50"

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from adoscale.ado import API_PREVIEW, AdoClient
-from adoscale.models import JobRequest, parse_list
+from adoscale.ado import AdoClient
+from adoscale.models import JobRequest
 from adoscale.simulate.trace import Trace, TraceJob
 
 HISTORY_TOP = 1000  # asked for; the service answers with at most ~200
@@ -25,21 +25,8 @@ CAP_HINT = 150  # an answer this long that does not reach back far enough was cu
 
 
 def job_history(client: AdoClient, pool_id: int, top: int = HISTORY_TOP) -> list[JobRequest]:
-    """The pool's latest job requests, finished ones included.
-
-    Uses ``AdoClient.job_history`` when the client has one; until then the request goes
-    through the client's single door to Azure DevOps (auth, retries, rate limits, errors).
-    """
-    method = getattr(client, "job_history", None)
-    if callable(method):
-        return list(method(pool_id, top))
-    body = client._call(  # the one door (private until AdoClient has job_history)
-        "GET",
-        f"distributedtask/pools/{pool_id}/jobrequests",
-        params={"$top": str(top), "api-version": API_PREVIEW},
-        pool_id=pool_id,
-    )
-    return [JobRequest.from_json(item) for item in parse_list(body, "jobrequests")]
+    """The pool's latest job requests, finished ones included."""
+    return client.job_history(pool_id, top)
 
 
 @dataclass(frozen=True)
