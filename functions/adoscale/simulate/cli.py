@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -271,13 +271,7 @@ def _run_comparison(trace: Trace, params: SimParams, options: dict[str, Any]) ->
     click.echo(describe_params(result))
     click.echo("")
     click.echo(comparison_table(result))
-    if options["json_path"]:
-        Path(options["json_path"]).write_text(dumps(comparison_json(result)), encoding="utf-8")
-    if options["png"]:
-        from adoscale.simulate.plot import plot_comparison
-
-        plot_comparison(result, Path(options["png"]))
-        click.echo(f"\nfigure: {options['png']}")
+    _write_outputs(options, comparison_json(result), lambda path: _plot("comparison", result, path))
 
 
 def _run_sweep(trace: Trace, params: SimParams, options: dict[str, Any]) -> None:
@@ -289,10 +283,19 @@ def _run_sweep(trace: Trace, params: SimParams, options: dict[str, Any]) -> None
     click.echo(sweep_table(result))
     click.echo("")
     click.echo(recommendation(result))
-    if options["json_path"]:
-        Path(options["json_path"]).write_text(dumps(sweep_json(result)), encoding="utf-8")
-    if options["png"]:
-        from adoscale.simulate.plot import plot_sweep
+    _write_outputs(options, sweep_json(result), lambda path: _plot("sweep", result, path))
 
-        plot_sweep(result, Path(options["png"]))
+
+def _write_outputs(options: dict[str, Any], document: Any, plot: Callable[[Path], None]) -> None:
+    """``--json`` and ``--png``, the same way for a comparison and a sweep."""
+    if options["json_path"]:
+        Path(options["json_path"]).write_text(dumps(document), encoding="utf-8")
+    if options["png"]:
+        plot(Path(options["png"]))
         click.echo(f"\nfigure: {options['png']}")
+
+
+def _plot(kind: str, result: Any, path: Path) -> None:
+    from adoscale.simulate import plot  # matplotlib loads only when a figure is asked for
+
+    (plot.plot_comparison if kind == "comparison" else plot.plot_sweep)(result, path)
