@@ -97,7 +97,7 @@ CYCLE = textwrap.dedent(
     from adoscale.handlers import poller
     times, cpu_times, requests, started = [], [], [], []
     first_minute = datetime.now(UTC).replace(second=0, microsecond=0)
-    runtime = poller._runtime()  # what the handler builds on its first invocation
+    runtime = poller.handler.built.runtime  # what the handler builds on its first invocation
     for cycle in range(1 + int(sys.argv[1])):
         if cycle:
             runtime.poller._clock = lambda c=cycle: first_minute + timedelta(minutes=c)

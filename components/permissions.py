@@ -1,8 +1,10 @@
-"""What each Lambda may touch and which C2 variables it gets, from the ``needs`` of a step.
+"""What each Lambda may touch and which Lambda environment variables it gets, from the
+``needs`` of a step.
 
-``adoscale.workflow.steps`` says what each step needs (``ado``, ``ecs_read``, ...); this
-module is the one place that turns a need into IAM statements and environment variables,
-so the poller and every step get the same, minimal, translation:
+``adoscale.workflow.steps`` says what each step needs (``ado``, ``ecs_read``, ...) and, in
+its ``NEEDS`` table, which variables and IAM actions each need brings; this module turns
+that table into IAM statements (scoped to the stack's resources) and variable values, so
+the poller and every step get the same, minimal, translation:
 
 - ``ado``: secretsmanager:GetSecretValue on the PAT secret(s) and kms:Decrypt through
   Secrets Manager; ADOSCALE_ORG_URL, ADOSCALE_PAT_SECRET_ARN.
@@ -23,7 +25,7 @@ so the poller and every step get the same, minimal, translation:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -207,40 +209,41 @@ def _joined(ids: pulumi.Output[list[str]]) -> pulumi.Output[str]:
     return ids.apply(lambda values: ",".join(values))
 
 
+def _variable_values(r: RuntimeResources) -> dict[str, Callable[[], pulumi.Input[str]]]:
+    """The value the stack gives each variable of the step needs table."""
+    return {
+        "ADOSCALE_ORG_URL": lambda: r.organization_url,
+        "ADOSCALE_PAT_SECRET_ARN": lambda: r.pat_secret_arn,
+        "ADOSCALE_CLUSTER": lambda: r.cluster_name,
+        "ADOSCALE_SUBNETS": lambda: _joined(r.subnet_ids),
+        "ADOSCALE_SECURITY_GROUPS": lambda: _joined(r.security_group_ids),
+        "ADOSCALE_TASK_DEFINITIONS": lambda: r.task_definition_arns.apply(
+            lambda arns: json.dumps(arns, sort_keys=True)
+        ),
+        "ADOSCALE_CONTAINER_NAME": lambda: r.container_name,
+        "ADOSCALE_ASSIGN_PUBLIC_IP": lambda: "true" if r.assign_public_ip else "false",
+        "ADOSCALE_ALERT_TOPIC_ARN": lambda: r.topic_arn,
+        "ADOSCALE_STATE_TABLE": lambda: r.state_table_name,
+        "ADOSCALE_TABLE": lambda: r.table_name,
+    }
+
+
 def step_environment(
     needs: Iterable[str], resources: RuntimeResources
 ) -> dict[str, pulumi.Input[str]]:
-    r = resources
-    env: dict[str, pulumi.Input[str]] = {}
-    needs = set(needs)
-    if steps.ADO in needs:
-        env["ADOSCALE_ORG_URL"] = r.organization_url
-        env["ADOSCALE_PAT_SECRET_ARN"] = r.pat_secret_arn
-    if needs & {steps.ECS_READ, steps.ECS_RUN, steps.ECS_STOP}:
-        env["ADOSCALE_CLUSTER"] = r.cluster_name
-    if steps.ECS_RUN in needs:
-        env["ADOSCALE_SUBNETS"] = _joined(r.subnet_ids)
-        env["ADOSCALE_SECURITY_GROUPS"] = _joined(r.security_group_ids)
-        env["ADOSCALE_TASK_DEFINITIONS"] = r.task_definition_arns.apply(
-            lambda arns: json.dumps(arns, sort_keys=True)
-        )
-        env["ADOSCALE_CONTAINER_NAME"] = r.container_name
-        env["ADOSCALE_ASSIGN_PUBLIC_IP"] = "true" if r.assign_public_ip else "false"
-    if steps.ALERTS in needs:
-        env["ADOSCALE_ALERT_TOPIC_ARN"] = r.topic_arn
-    if needs & {steps.ALERTS, steps.STATE}:
-        env["ADOSCALE_STATE_TABLE"] = r.state_table_name
-    if steps.QUEUES in needs:
-        env["ADOSCALE_TABLE"] = r.table_name
-    return env
+    """The Lambda environment variables the step needs table lists for ``needs``."""
+    values = _variable_values(resources)
+    missing = [name for name in steps.need_variables(needs) if name not in values]
+    if missing:
+        raise ValueError(f"no stack value for {', '.join(missing)}: add it to _variable_values")
+    return {name: values[name]() for name in steps.need_variables(needs)}
 
 
 def poller_environment(
     resources: RuntimeResources, state_machine_arn: pulumi.Input[str]
 ) -> dict[str, pulumi.Input[str]]:
     """Contract C2 in full: the poller validates queue items against every profile."""
-    every_need = {steps.ADO, steps.ECS_READ, steps.ECS_RUN, steps.ALERTS, steps.STATE, steps.QUEUES}
-    env = step_environment(every_need, resources)
+    env = step_environment(steps.NEEDS, resources)
     env["ADOSCALE_METRIC_NAMESPACE"] = resources.metric_namespace
     env["ADOSCALE_STATE_MACHINE_ARN"] = state_machine_arn
     return env

@@ -8,33 +8,13 @@ connections survive between invocations; the invocation's deadline is read throu
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 from adoscale.ado import AdoClient
+from adoscale.deadline import Deadline
 from adoscale.pat import PatCache
 from adoscale.schema import Queue
 from adoscale.settings import Settings
-
-DEFAULT_BUDGET_SECONDS = 55.0
-
-
-class Deadline:
-    """Seconds left in the current invocation; the handler points it at the Lambda context."""
-
-    def __init__(self, budget_seconds: float = DEFAULT_BUDGET_SECONDS) -> None:
-        self._source: Callable[[], float] | None = None
-        self._budget = budget_seconds
-        self._started = time.monotonic()
-
-    def reset(self, source: Callable[[], float] | None = None) -> None:
-        self._source = source
-        self._started = time.monotonic()
-
-    def remaining(self) -> float:
-        if self._source is not None:
-            return self._source()
-        return self._budget - (time.monotonic() - self._started)
 
 
 class AdoConnections:

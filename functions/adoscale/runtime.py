@@ -1,18 +1,18 @@
-"""Wiring: boto3 clients and collaborators built once per Lambda container.
+"""The poller's wiring: its clients and collaborators, built once per Lambda container.
 
 boto3 honours ``AWS_ENDPOINT_URL`` itself, so the same wiring runs against AWS, moto in
-tests, and the local mode.
+tests, and the local mode. The clients come from ``adoscale.clients``, which the step
+Lambdas share without loading the poller.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from adoscale.alerts import Alerter, DedupeStore
+from adoscale.clients import aws_clients, build_alerter
 from adoscale.connections import AdoConnections, Deadline
 from adoscale.cycles import Activity
 from adoscale.ecs import AgentTasks
@@ -23,59 +23,11 @@ from adoscale.poll import Poller
 from adoscale.settings import POLLER_REQUIRED, Settings, load_settings
 from adoscale.store import QueueStore
 
-SDK_WIRE_LOGGERS = ("botocore", "boto3", "urllib3")
-
-
-def quiet_sdk_wire_logs() -> None:
-    """The SDKs' DEBUG logs print request and response bodies, and GetSecretValue's body is
-    the PAT: they never go below INFO, whatever level the function logs at."""
-    for name in SDK_WIRE_LOGGERS:
-        logger = logging.getLogger(name)
-        if logger.getEffectiveLevel() < logging.INFO:
-            logger.setLevel(logging.INFO)
-
-
-def aws_clients(
-    session: Any | None, services: tuple[str, ...], max_workers: int, region: str | None = None
-) -> dict[str, Any]:
-    """Clients with bounded timeouts and botocore's standard retry mode.
-
-    botocore, not boto3: the handlers need no resources or S3 transfers, and boto3's
-    import costs a cold start tens of milliseconds for them. A boto3 session (tests, the
-    local mode) is accepted too.
-    """
-    from botocore.config import Config  # the SDK loads on first use, not at import
-
-    quiet_sdk_wire_logs()
-    config = Config(
-        region_name=region,
-        connect_timeout=3,
-        read_timeout=10,
-        retries={"mode": "standard", "max_attempts": 4},
-        max_pool_connections=max(10, max_workers),
-    )
-    if session is None:
-        from botocore.session import get_session
-
-        core = get_session()
-        return {service: core.create_client(service, config=config) for service in services}
-    return {service: session.client(service, config=config) for service in services}
-
-
-def build_alerter(settings: Settings, clients: Mapping[str, Any]) -> Alerter:
-    dedupe = (
-        DedupeStore(clients["dynamodb"], settings.state_table) if settings.state_table else None
-    )
-    return Alerter(
-        clients["sns"],
-        settings.alert_topic_arn,
-        dedupe,
-        window_seconds=settings.alert_dedupe_seconds,
-    )
-
 
 @dataclass(frozen=True)
 class PollerRuntime:
+    """The poller and what a warm container keeps for it between invocations."""
+
     settings: Settings
     poller: Poller
     deadline: Deadline

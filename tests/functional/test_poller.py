@@ -363,11 +363,11 @@ def test_handler_fails_at_once_naming_a_missing_variable(monkeypatch, stack):
     for variable, value in stack.env.items():
         monkeypatch.setenv(variable, value)
     monkeypatch.delenv("ADOSCALE_STATE_MACHINE_ARN")
-    poller_handler._runtime.cache_clear()
+    poller_handler.handler.reset()
 
     with pytest.raises(ConfigError, match="ADOSCALE_STATE_MACHINE_ARN"):
         poller_handler.handler({}, None)
-    poller_handler._runtime.cache_clear()
+    poller_handler.handler.reset()
 
 
 def test_handler_runs_a_cycle_with_the_lambda_context(monkeypatch, stack, ado):
@@ -379,14 +379,14 @@ def test_handler_runs_a_cycle_with_the_lambda_context(monkeypatch, stack, ado):
     for variable, value in stack.env.items():
         monkeypatch.setenv(variable, value)
     monkeypatch.setenv("ADOSCALE_POLL_INTERVAL_SECONDS", "60")  # one cycle per invocation
-    poller_handler._runtime.cache_clear()
+    poller_handler.handler.reset()
 
     class Context:
         def get_remaining_time_in_millis(self) -> int:
             return 50_000
 
     result = poller_handler.handler({}, Context())
-    poller_handler._runtime.cache_clear()
+    poller_handler.handler.reset()
 
     assert result == {
         "queues": {

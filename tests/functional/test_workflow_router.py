@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import sys
 import zipfile
 
 import pytest
 from moto import mock_aws
 
+from adoscale.exceptions import ConfigError
+from adoscale.handlers import make_handler
 from adoscale.local.lambda_router import LambdaRouter
 from tests.support.workflow import session_for_tests
 
@@ -58,9 +62,10 @@ def test_adoscale_handlers_run_in_process_with_their_own_environment(lambdas):
 
         assert error is None
         assert payload == {"released": False}
-        assert router.module(first).RUNTIME.settings.state_table == "a"
-        assert router.module(second).RUNTIME.settings.state_table == "b"
-        assert router.module(first) is not router.module(second)
+        assert router.handler(first).runtime.settings.state_table == "a"
+        assert router.handler(second).runtime.settings.state_table == "b"
+        assert router.handler(first) is not router.handler(second)
+        assert router.handler(first) is router.handler(first)  # warm, as one container
         assert [call.function_name for call in router.invocations] == ["release-a"]
         assert router.handler_seconds() > 0
 
@@ -97,3 +102,43 @@ def test_other_functions_keep_motos_behaviour_and_uninstall_restores_it(lambdas)
 
     # moto alone echoes the payload, even for an adoscale handler
     assert invoke(client, "release", {"input": {}}) == (None, {"input": {}})
+
+
+def test_routed_handlers_leave_the_process_environment_and_modules_alone(lambdas, monkeypatch):
+    client, create = lambdas
+    monkeypatch.delenv("ADOSCALE_STATE_TABLE", raising=False)
+    create("release", "adoscale.handlers.release.handler", {"ADOSCALE_STATE_TABLE": "only-x"})
+    modules_before = set(sys.modules)
+    with LambdaRouter() as router:
+        seen: list[str | None] = []
+        # GIVEN a step whose work looks at the process environment while it runs
+        work = router.handler(
+            client.get_function(FunctionName="release")["Configuration"]["FunctionArn"]
+        )
+        original = work.work
+        work.work = lambda runtime, step: (
+            seen.append(os.environ.get("ADOSCALE_STATE_TABLE")),
+            original(runtime, step),
+        )[1]
+        # WHEN the engine-side invoke runs it
+        assert invoke(client, "release", {"execution": "arn:x", "input": {}}) == (
+            None,
+            {"released": False},
+        )
+    # THEN the function's variable reached its runtime, never os.environ, and no module
+    # was imported a second time under another name
+    assert seen == [None]
+    assert work.runtime.settings.state_table == "only-x"
+    assert not [name for name in set(sys.modules) - modules_before if "routed" in name]
+
+
+@pytest.mark.parametrize("name", ["release", "validate", "alert", "poller"], ids=str)
+def test_make_handler_builds_from_the_environment_it_is_given(name, monkeypatch):
+    # GIVEN a process environment without any adoscale variable
+    for variable in [v for v in os.environ if v.startswith("ADOSCALE_")]:
+        monkeypatch.delenv(variable)
+    # WHEN a handler is made from an incomplete environment THEN it names what is missing
+    with pytest.raises(ConfigError, match="ADOSCALE_"):
+        make_handler(name, {"ADOSCALE_METRIC_NAMESPACE": "X"})
+    with pytest.raises(ValueError, match="handler"):
+        make_handler("../poller", {})

@@ -37,51 +37,10 @@ EXPORTS = {
     "poller_function_name",
     "dashboard_url",
 }
-# What each step need may do, written out independently of components/permissions.py.
-NEED_ACTIONS = {
-    steps.ADO: {"secretsmanager:GetSecretValue", "kms:Decrypt"},
-    steps.ECS_READ: {"ecs:ListTasks", "ecs:DescribeTasks"},
-    steps.ECS_RUN: {"ecs:RunTask", "ecs:TagResource", "iam:PassRole"},
-    steps.ECS_STOP: {"ecs:StopTask"},
-    steps.ALERTS: {
-        "sns:Publish",
-        "kms:GenerateDataKey",
-        "kms:Decrypt",
-        "kms:Encrypt",
-        "kms:DescribeKey",
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-    },
-    steps.STATE: {
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-        "kms:Decrypt",
-        "kms:DescribeKey",
-        "kms:Encrypt",
-        "kms:GenerateDataKey",
-    },
-    steps.QUEUES: {"dynamodb:GetItem", "kms:Decrypt", "kms:DescribeKey"},
-}
-NEED_ENV = {
-    steps.ADO: {"ADOSCALE_ORG_URL", "ADOSCALE_PAT_SECRET_ARN"},
-    steps.ECS_READ: {"ADOSCALE_CLUSTER"},
-    steps.ECS_RUN: {
-        "ADOSCALE_CLUSTER",
-        "ADOSCALE_SUBNETS",
-        "ADOSCALE_SECURITY_GROUPS",
-        "ADOSCALE_TASK_DEFINITIONS",
-        "ADOSCALE_CONTAINER_NAME",
-        "ADOSCALE_ASSIGN_PUBLIC_IP",
-    },
-    steps.ECS_STOP: {"ADOSCALE_CLUSTER"},
-    steps.ALERTS: {"ADOSCALE_ALERT_TOPIC_ARN", "ADOSCALE_STATE_TABLE"},
-    steps.STATE: {"ADOSCALE_STATE_TABLE"},
-    steps.QUEUES: {"ADOSCALE_TABLE"},
-}
+# What each step need may do and which variables it brings: the step needs table, which
+# the stack must deliver exactly (checked below against the deployed roles and functions).
+NEED_ACTIONS = {name: set(need.actions) for name, need in steps.NEEDS.items()}
+NEED_ENV = {name: set(need.variables) for name, need in steps.NEEDS.items()}
 LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 XRAY = {
     "xray:PutTraceSegments",

@@ -132,7 +132,7 @@ class Workflow:
 
     def hook(self, step: str, event: str, handler: Any, service: str = "ecs") -> None:
         """A botocore event hook on a step's real (warm) client, removed after the test."""
-        client = self.router.module(self.stack.function_arns[step]).RUNTIME.clients[service]
+        client = self.router.handler(self.stack.function_arns[step]).runtime.clients[service]
         client.meta.events.register(event, handler)
         self._hooks.append((client, event, handler))
 

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from typing import Any
 
+from adoscale.handlers import from_process_environment
 from adoscale.workflow.admission import failure_alert
-from adoscale.workflow.runtime import StepRuntime
+from adoscale.workflow.runtime import (
+    StepHandler,
+    StepInput,
+    StepRuntime,
+    make_step_handler,
+)
 
-RUNTIME = StepRuntime.from_environ("alert", os.environ)
 
-
-def handler(event: Any, context: Any) -> dict[str, Any]:
-    step = RUNTIME.begin(event, context)
-    secrets = RUNTIME.secrets_for(step.queue_or_none)
+def work(runtime: StepRuntime, step: StepInput) -> dict[str, Any]:
+    secrets = runtime.secrets_for(step.queue_or_none)
     queue, message, detail = failure_alert(step.state, step.execution, secrets)
-    alerter = RUNTIME.alerter
+    alerter = runtime.alerter
     for secret in secrets:
         alerter.add_secret(secret)
     return {"sent": alerter.publish("workflow_failed", queue, message, detail)}
+
+
+def make_handler(environ: Mapping[str, str], **options: Any) -> StepHandler:
+    """This step's handler over ``environ`` (``session``/``clock`` options for local runs)."""
+    return make_step_handler("alert", work, environ, **options)
+
+
+handler = from_process_environment(make_handler)

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from typing import Any
 
+from adoscale.handlers import from_process_environment
 from adoscale.workflow.admission import validate
-from adoscale.workflow.runtime import StepRuntime
+from adoscale.workflow.runtime import (
+    StepHandler,
+    StepInput,
+    StepRuntime,
+    make_step_handler,
+)
 
-RUNTIME = StepRuntime.from_environ("validate", os.environ)
 
-
-def handler(event: Any, context: Any) -> dict[str, Any]:
-    step = RUNTIME.begin(event, context)
-    return RUNTIME.run(
+def work(runtime: StepRuntime, step: StepInput) -> dict[str, Any]:
+    return runtime.run(
         lambda: validate(
             step.state,
             step.execution,
-            RUNTIME.store,
-            RUNTIME.lease,
-            RUNTIME.settings.lease_seconds,
+            runtime.store,
+            runtime.lease,
+            runtime.settings.lease_seconds,
         )
     )
+
+
+def make_handler(environ: Mapping[str, str], **options: Any) -> StepHandler:
+    """This step's handler over ``environ`` (``session``/``clock`` options for local runs)."""
+    return make_step_handler("validate", work, environ, **options)
+
+
+handler = from_process_environment(make_handler)

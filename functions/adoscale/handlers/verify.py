@@ -2,33 +2,44 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from typing import Any
 
+from adoscale.handlers import from_process_environment
 from adoscale.models import parse_time
-from adoscale.workflow.runtime import StepRuntime
+from adoscale.workflow.runtime import (
+    StepHandler,
+    StepInput,
+    StepRuntime,
+    make_step_handler,
+)
 from adoscale.workflow.scale_out import verify
 
-RUNTIME = StepRuntime.from_environ("verify", os.environ)
 
-
-def handler(event: Any, context: Any) -> dict[str, Any]:
-    step = RUNTIME.begin(event, context)
+def work(runtime: StepRuntime, step: StepInput) -> dict[str, Any]:
     queue, request = step.queue, step.request
     launch = step.result("launch")
     previous = step.result("verify")  # set when an earlier round left agents pending
     pending = previous.get("pending") if previous else launch.get("tasks")
-    return RUNTIME.run(
+    return runtime.run(
         lambda: verify(
             queue,
             request.pool_id,
             dict(pending or {}),
-            RUNTIME.ado(queue),
-            RUNTIME.tasks,
-            RUNTIME.alerter,
-            now=RUNTIME.now(),
-            boot_timeout_seconds=RUNTIME.settings.boot_timeout_seconds,
+            runtime.ado(queue),
+            runtime.tasks,
+            runtime.alerter,
+            now=runtime.now(),
+            boot_timeout_seconds=runtime.settings.boot_timeout_seconds,
             launched_at=parse_time(launch.get("launched_at"), "launch.launched_at"),
             round_number=int(previous.get("round", 0)) + 1,
         )
     )
+
+
+def make_handler(environ: Mapping[str, str], **options: Any) -> StepHandler:
+    """This step's handler over ``environ`` (``session``/``clock`` options for local runs)."""
+    return make_step_handler("verify", work, environ, **options)
+
+
+handler = from_process_environment(make_handler)

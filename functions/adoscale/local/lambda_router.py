@@ -1,37 +1,37 @@
 """Run the real adoscale handlers when moto's Step Functions engine invokes a Lambda.
 
 moto executes state machine definitions, but its Lambda backend without Docker only
-echoes the payload. ``LambdaRouter`` patches the backend's ``invoke`` so a function whose
-handler is an ``adoscale.handlers.*`` entry point runs in this process, with that
-function's environment variables, and answers the way Lambda does (the handler's JSON,
-or ``X-Amz-Function-Error: Unhandled`` with ``errorType``/``errorMessage``, which the
-engine turns into the state's error name for Retry and Catch). Every other function
-keeps moto's behaviour.
+echoes the payload. ``LambdaRouter`` answers the invocations of functions whose handler
+is an ``adoscale.handlers.*`` entry point: it builds that function's handler with
+``adoscale.handlers.make_handler(name, environment)`` from the function's own variables
+(a cold start), keeps it warm for the next invocations, calls it in this process, and
+answers the way Lambda does (the handler's JSON, or ``X-Amz-Function-Error: Unhandled``
+with ``errorType``/``errorMessage``, which the engine turns into the state's error name
+for Retry and Catch). Every other function keeps moto's behaviour. No module is
+re-imported and the process environment is never changed, so routed handlers are safe to
+run from several threads.
 
-The hook sits below moto's HTTP layer, so it serves ``mock_aws`` in process and a
-``ThreadedMotoServer`` in the same process alike (the engine calls Lambda over HTTP on
-``MOTO_PORT`` there). Each function gets its own copy of its handler module, imported
-with the function's environment, as a Lambda container would: module-level settings
-are per function, and the cache is dropped when the router is uninstalled.
+The one adapter to moto: moto has no public hook for running Lambda code without Docker,
+so ``install`` wraps ``invoke`` of its Lambda backends (the point where ``mock_aws`` in
+process and a ``ThreadedMotoServer`` in the same process both end up). That method's
+signature is moto's, which is why pyproject pins moto to one exact version; a moto
+upgrade is checked by ``tests/functional/test_workflow_router.py``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda_simple.models import LambdaSimpleBackend
+
+from adoscale.handlers import Handler, make_handler
 
 HANDLER_PREFIX = "adoscale.handlers."
 _PATCHED = (LambdaBackend, LambdaSimpleBackend)
@@ -67,7 +67,7 @@ class LambdaRouter:
     def __init__(self, prefix: str = HANDLER_PREFIX) -> None:
         self.prefix = prefix
         self.invocations: list[Invocation] = []
-        self._modules: dict[tuple[Any, ...], ModuleType] = {}
+        self._handlers: dict[tuple[Any, ...], Handler] = {}
         self._lock = threading.RLock()
         self._originals: dict[type, Any] = {}
 
@@ -91,18 +91,18 @@ class LambdaRouter:
             backend_class.invoke = original  # type: ignore[method-assign]
         self._originals.clear()
         with self._lock:
-            self._modules.clear()
+            self._handlers.clear()
 
     def handler_seconds(self) -> float:
         """Total time spent inside routed handlers."""
         with self._lock:
             return sum(call.seconds for call in self.invocations)
 
-    def module(self, function_arn: str) -> ModuleType:
-        """The handler module copy that serves this function, imported now if need be.
+    def handler(self, function_arn: str) -> Any:
+        """The warm handler that serves this function, built now if need be.
 
-        Tests reach a step's warm clients through it (``module.RUNTIME.clients``), e.g. to
-        register a botocore event hook before the engine first invokes the step.
+        Tests reach a step's warm clients through it (``handler.runtime.clients``), e.g.
+        to register a botocore event hook before the engine first invokes the step.
         """
         from moto.awslambda.utils import get_backend
 
@@ -110,7 +110,7 @@ class LambdaRouter:
         if len(parts) < 7 or parts[2] != "lambda":
             raise ValueError(f"function_arn: not a Lambda function ARN: {function_arn!r}")
         function = get_backend(parts[4], parts[3]).get_function(parts[6], None)
-        return self._module(function, str(function.handler).rpartition(".")[0])
+        return self._handler(function)
 
     # ---- the hook --------------------------------------------------------------------
 
@@ -135,14 +135,12 @@ class LambdaRouter:
         return invoke
 
     def _run(self, function: Any, body: Any, response_headers: Any) -> bytes:
-        module_name, _, attribute = str(function.handler).rpartition(".")
         started = time.perf_counter()
         error_type: str | None = None
         try:
-            module = self._module(function, module_name)
+            handler = self._handler(function)
             event = json.loads(body) if body else {}
-            result = getattr(module, attribute)(event, LambdaContext(function))
-            payload = json.dumps(result, default=str)
+            payload = json.dumps(handler(event, LambdaContext(function)), default=str)
         except Exception as error:  # noqa: BLE001 - Lambda reports every error to the caller
             error_type = type(error).__name__
             response_headers["x-amz-function-error"] = "Unhandled"
@@ -161,41 +159,16 @@ class LambdaRouter:
             )
         return payload.encode("utf-8")
 
-    def _module(self, function: Any, module_name: str) -> ModuleType:
+    def _handler(self, function: Any) -> Handler:
+        """One handler per function and environment, as one warm Lambda container."""
+        module_name, _, attribute = str(function.handler).rpartition(".")
+        name = module_name.removeprefix(self.prefix)
+        if attribute != "handler" or not name or "." in name:
+            raise ModuleNotFoundError(f"handler {function.handler} is not an adoscale handler")
         # What the Lambda runtime sets (the region), then the function's own variables.
         environment = {"AWS_REGION": str(function.region), **(function.environment_vars or {})}
-        key = (function.function_arn, module_name, tuple(sorted(environment.items())))
+        key = (function.function_arn, name, tuple(sorted(environment.items())))
         with self._lock:
-            if key not in self._modules:
-                self._modules[key] = _fresh_import(module_name, environment, len(self._modules))
-            return self._modules[key]
-
-
-def _fresh_import(module_name: str, environment: Mapping[str, str], serial: int) -> ModuleType:
-    """A private copy of the module, executed with ``environment`` applied (a cold start)."""
-    spec = importlib.util.find_spec(module_name)
-    if spec is None or spec.origin is None:
-        raise ModuleNotFoundError(f"handler module {module_name} not found")
-    copy_spec = importlib.util.spec_from_file_location(
-        f"{module_name}__routed{serial}", spec.origin
-    )
-    if copy_spec is None or copy_spec.loader is None:
-        raise ModuleNotFoundError(f"handler module {module_name} cannot be loaded")
-    module = importlib.util.module_from_spec(copy_spec)
-    with _environment(environment):
-        copy_spec.loader.exec_module(module)
-    return module
-
-
-@contextmanager
-def _environment(variables: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+            if key not in self._handlers:
+                self._handlers[key] = make_handler(name, environment)
+            return self._handlers[key]

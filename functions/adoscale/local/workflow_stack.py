@@ -18,8 +18,7 @@ from typing import Any
 from adoscale.store import to_attribute_map
 from adoscale.workflow.definition import build_definition
 from adoscale.workflow.request import ScalingRequest
-from adoscale.workflow.runtime import REQUIRED_BY_NEED
-from adoscale.workflow.steps import STEPS
+from adoscale.workflow.steps import NEED_VARIABLES, STEPS, need_variables
 
 ACCOUNT = "123456789012"
 CONTAINER = "agent"
@@ -199,7 +198,7 @@ def create_workflow_stack(
         variables = {
             name: value
             for name, value in env.items()
-            if name in step_variables(step.needs) or name not in _NEED_VARIABLES
+            if name in need_variables(step.needs) or name not in NEED_VARIABLES
         }
         arns[step.name] = lambda_client.create_function(
             FunctionName=f"{prefix}-{step.name}",
@@ -227,19 +226,6 @@ def create_workflow_stack(
         task_definition_arn=task_definition,
         function_arns=arns,
     )
-
-
-_NEED_VARIABLES = frozenset(v for variables in REQUIRED_BY_NEED.values() for v in variables) | {
-    "ADOSCALE_CONTAINER_NAME"
-}
-
-
-def step_variables(needs: frozenset[str]) -> set[str]:
-    """The C2 variables a step gets in the real stack (tuning variables go to every step)."""
-    names = {v for need in needs for v in REQUIRED_BY_NEED[need]}
-    if "ADOSCALE_TASK_DEFINITIONS" in names:
-        names.add("ADOSCALE_CONTAINER_NAME")
-    return names
 
 
 def _placeholder_zip() -> bytes:

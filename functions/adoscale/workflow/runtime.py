@@ -1,9 +1,12 @@
-"""What a step Lambda keeps between warm invocations, and how it reads its event.
+"""What a step Lambda keeps between warm invocations, how it reads its event, and the
+factory that makes a step's handler from an environment.
 
-Each handler module builds one ``StepRuntime`` at import: the settings its step needs
-(C2, checked at once so a missing variable names itself), then, lazily and once, the AWS
-clients, the PAT cache and the Azure DevOps clients. botocore's transient failures leave
-a handler as ``AwsUnavailableError`` so the state machine's Retry can name them.
+``make_step_handler`` builds one ``StepRuntime`` from the environment it is given (the
+Lambda environment in AWS, a function's variables in the local mode and tests): the
+settings its step needs, checked at once so a missing variable names itself, then,
+lazily and once, the AWS clients, the PAT cache and the Azure DevOps clients. botocore's
+transient failures leave a handler as ``AwsUnavailableError`` so the state machine's
+Retry can name them.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import (
     ClientError,
@@ -23,9 +26,9 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from adoscale.ado import AdoClient
 from adoscale.alerts import Alerter
-from adoscale.connections import AdoConnections, Deadline
+from adoscale.clients import aws_clients, build_alerter
+from adoscale.deadline import Deadline
 from adoscale.ecs import AgentTasks
 from adoscale.exceptions import (
     AdoAuthError,
@@ -34,7 +37,6 @@ from adoscale.exceptions import (
     WorkflowInputError,
 )
 from adoscale.pat import PatCache
-from adoscale.runtime import aws_clients, build_alerter
 from adoscale.schema import Queue, parse_queue
 from adoscale.settings import Settings, load_settings
 from adoscale.store import QueueStore
@@ -42,32 +44,12 @@ from adoscale.workflow import steps
 from adoscale.workflow.lease import QueueLease
 from adoscale.workflow.request import ScalingRequest
 
+if TYPE_CHECKING:  # the Azure DevOps client (and requests) load only in steps that call it
+    from adoscale.ado import AdoClient
+    from adoscale.connections import AdoConnections
+
 T = TypeVar("T")
 
-# The C2 variables each need brings (components/permissions.py sets the same ones).
-REQUIRED_BY_NEED: Mapping[str, tuple[str, ...]] = {
-    steps.ADO: ("ADOSCALE_ORG_URL", "ADOSCALE_PAT_SECRET_ARN"),
-    steps.ECS_READ: ("ADOSCALE_CLUSTER",),
-    steps.ECS_RUN: (
-        "ADOSCALE_CLUSTER",
-        "ADOSCALE_SUBNETS",
-        "ADOSCALE_SECURITY_GROUPS",
-        "ADOSCALE_TASK_DEFINITIONS",
-    ),
-    steps.ECS_STOP: ("ADOSCALE_CLUSTER",),
-    steps.ALERTS: ("ADOSCALE_ALERT_TOPIC_ARN", "ADOSCALE_STATE_TABLE"),
-    steps.STATE: ("ADOSCALE_STATE_TABLE",),
-    steps.QUEUES: ("ADOSCALE_TABLE",),
-}
-SERVICES_BY_NEED: Mapping[str, tuple[str, ...]] = {
-    steps.ADO: ("secretsmanager",),
-    steps.ECS_READ: ("ecs",),
-    steps.ECS_RUN: ("ecs",),
-    steps.ECS_STOP: ("ecs",),
-    steps.ALERTS: ("sns", "dynamodb"),
-    steps.STATE: ("dynamodb",),
-    steps.QUEUES: ("dynamodb",),
-}
 THROTTLING_CODES = frozenset(
     {
         "Throttling",
@@ -94,14 +76,13 @@ NETWORK_ERRORS = (
 
 
 def find_step(name: str) -> steps.Step:
-    for step in steps.STEPS:
-        if step.name == name:
-            return step
-    raise ValueError(f"step: unknown {name!r}; one of {', '.join(steps.STEP_NAMES)}")
+    """The registered step called ``name`` (kept here for callers of the runtime)."""
+    return steps.find_step(name)
 
 
 def required_variables(step: steps.Step) -> tuple[str, ...]:
-    return tuple(sorted({var for need in step.needs for var in REQUIRED_BY_NEED[need]}))
+    """The Lambda environment variables the step cannot run without."""
+    return steps.required_variables(step.needs)
 
 
 @dataclass(frozen=True)
@@ -174,10 +155,19 @@ class StepRuntime:
         self._pats: PatCache | None = None
 
     @classmethod
-    def from_environ(cls, step_name: str, environ: Mapping[str, str]) -> StepRuntime:
-        step = find_step(step_name)
+    def from_environ(
+        cls,
+        step_name: str,
+        environ: Mapping[str, str],
+        *,
+        session: Any | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> StepRuntime:
+        """The step's runtime from an environment; a bad variable raises ``ConfigError``."""
+        step = steps.find_step(step_name)
         region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None
-        return cls(step, load_settings(environ, required_variables(step)), region=region)
+        settings = load_settings(environ, required_variables(step))
+        return cls(step, settings, session=session, region=region, clock=clock)
 
     # ---- per invocation --------------------------------------------------------------
 
@@ -196,9 +186,7 @@ class StepRuntime:
     def clients(self) -> Mapping[str, Any]:
         with self._lock:
             if self._clients is None:
-                services = tuple(
-                    sorted({s for need in self.step.needs for s in SERVICES_BY_NEED[need]})
-                )
+                services = steps.need_services(self.step.needs)
                 self._clients = aws_clients(
                     self._session, services, self.settings.max_workers, self.region
                 )
@@ -223,6 +211,8 @@ class StepRuntime:
 
     def ado(self, queue: Queue) -> AdoClient:
         """The warm client for the queue's organisation and PAT."""
+        from adoscale.connections import AdoConnections
+
         with self._lock:
             if self._connections is None:
                 self._connections = AdoConnections(
@@ -272,6 +262,38 @@ class StepRuntime:
                 self._connections = None
                 self._pats = None
             raise
+
+
+StepWork = Callable[[StepRuntime, StepInput], dict[str, Any]]
+
+
+class StepHandler:
+    """A step Lambda's entry point: a runtime built from one environment, and the step's work.
+
+    Built by ``make_step_handler``; the local mode and tests build one per function and
+    environment and call it directly, as the Lambda runtime calls ``handler``.
+    """
+
+    def __init__(self, runtime: StepRuntime, work: StepWork) -> None:
+        self.runtime = runtime
+        self.work = work
+
+    def __call__(self, event: Any, context: Any) -> dict[str, Any]:
+        step = self.runtime.begin(event, context)
+        return self.work(self.runtime, step)
+
+
+def make_step_handler(
+    step_name: str,
+    work: StepWork,
+    environ: Mapping[str, str],
+    *,
+    session: Any | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> StepHandler:
+    """The handler of ``step_name`` over ``environ``; raises ``ConfigError`` at once."""
+    runtime = StepRuntime.from_environ(step_name, environ, session=session, clock=clock)
+    return StepHandler(runtime, work)
 
 
 @contextmanager
