@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from adoscale.actions import Action
+
 CYCLE_BUDGET_SECONDS = 12.0  # time a cycle may need, retries included, before the timeout
 SCHEDULE_PERIOD_SECONDS = 60.0  # the next scheduled invocation takes over after this
 
@@ -28,7 +30,7 @@ class _Polls(Protocol):
 def is_active(result: dict[str, Any]) -> bool:
     """Anything a faster next poll could act on: waiting, running or starting work."""
     return any(
-        queue["queued"] or queue["busy"] or queue["starting"] or queue["action"] != "none"
+        queue["queued"] or queue["busy"] or queue["starting"] or queue["action"] != Action.NONE
         for queue in result["queues"].values()
     )
 

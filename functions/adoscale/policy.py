@@ -12,13 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from adoscale.actions import Action
 from adoscale.counting import QueueCounts
 from adoscale.models import Agent
 from adoscale.schema import Queue
 
-SCALE_OUT = "scale_out"
-SCALE_IN = "scale_in"
-NONE = "none"
+SCALE_OUT = Action.SCALE_OUT
+SCALE_IN = Action.SCALE_IN
+NONE = Action.NONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,7 @@ class Decision:
     """What the poller asks of the workflow for one queue (C4's desired, action, count)."""
 
     desired: int
-    action: str = NONE
+    action: Action = NONE
     count: int = 0
     retire_agent_ids: tuple[int, ...] = ()
 
@@ -97,8 +98,9 @@ def allocate_headroom(
     left = max(0, free - starting)
     shares: dict[str, int | None] = {}
     for name in sorted(wanted, key=lambda n: (-oldest_wait.get(n, 0.0), n)):
-        shares[name] = min(wanted[name], left)
-        left -= shares[name]
+        share = min(wanted[name], left)
+        shares[name] = share
+        left -= share
     return shares
 
 

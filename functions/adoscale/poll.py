@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from adoscale.actions import Action
 from adoscale.alerts import Alerter
 from adoscale.connections import AdoConnections
 from adoscale.counting import QueueCounts, assign_waiting_jobs, count_queue
@@ -33,7 +34,7 @@ from adoscale.workflow.request import ScalingRequest
 
 LOG = logging.getLogger(__name__)
 STACK = "-"
-REAP = "reap"
+REAP = Action.REAP
 
 OrgKey = tuple[str, str]
 
@@ -75,7 +76,7 @@ class PollReport:
                     "offline": o.counts.offline,
                     "starting": o.counts.starting,
                     "desired": o.decision.desired,
-                    "action": o.decision.action,
+                    "action": str(o.decision.action),  # the plain string, as JSON has it
                     "count": o.decision.count,
                     "reap": o.reap,
                 }

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from adoscale.actions import Action
 from adoscale.cli.context import CliContext, CommandFailedError
 from adoscale.cli.render import console, echo_json, rows_table
 from adoscale.exceptions import ConfigError
@@ -258,13 +259,12 @@ def _live(context: CliContext) -> dict[str, Any]:
         raise CommandFailedError(f"--live needs the poller's settings: {error}") from None
     with _environment("AWS_ENDPOINT_URL", context.endpoint_url):
         runtime = build_poller(settings, session=context.session())
-        poller = getattr(runtime, "poller", runtime)  # a PollerRuntime, or the Poller itself
-        result = poller.poll(act=False).to_result()
+        result = runtime.poller.poll(act=False).to_result()
     queues: dict[str, dict[str, Any]] = {}
     for name, row in result.get("queues", {}).items():
         entry = dict(row)
-        action, count = row.get("action", "none"), row.get("count", 0)
-        entry["last_action_text"] = "none" if action == "none" else f"would {action} {count}"
+        action, count = row.get("action", Action.NONE), row.get("count", 0)
+        entry["last_action_text"] = "none" if action == Action.NONE else f"would {action} {count}"
         queues[name] = entry
     return {"source": "live", "queues": queues, "errors": result.get("errors", [])}
 

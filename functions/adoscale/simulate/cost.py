@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from adoscale.actions import Action
 from adoscale.workflow.definition import build_definition, placeholder_arns
 
 MINUTES_PER_MONTH = 30 * 24 * 60
@@ -224,7 +225,7 @@ def monthly_cost(
         raise ValueError(f"queues: must be >= 1, got {queues}")
     u = usage or Usage()
     p = {**DEFAULT_PRICES, **(prices or {})}
-    out, into = action_path("scale_out", definition), action_path("scale_in", definition)
+    out, into = action_path(Action.SCALE_OUT, definition), action_path(Action.SCALE_IN, definition)
     invocations = SECONDS_PER_MONTH / u.invocation_period_s
     cycles_active = math.floor(u.invocation_period_s / u.poll_interval_s)
     polls = invocations * (u.active_share * cycles_active + (1 - u.active_share))

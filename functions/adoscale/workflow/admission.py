@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from adoscale.actions import Action
 from adoscale.exceptions import WorkflowInputError
 from adoscale.redact import Redactor
 from adoscale.schema import QUEUE_NAME_PATTERN
@@ -36,7 +37,7 @@ def validate(
 ) -> dict[str, Any]:
     """``{"proceed", "reason", "queue", "lease"}``; bad input or a bad item raises."""
     request = ScalingRequest.from_input(state)
-    decided_at = _decided_at(request.requested_at) if request.action == "scale_out" else None
+    decided_at = _decided_at(request.requested_at) if request.action == Action.SCALE_OUT else None
     queue = store.get(request.queue)
     if queue is None:
         return {"proceed": False, "reason": f"queue {request.queue} is not in the queue table"}
@@ -70,7 +71,7 @@ def release(state: Mapping[str, Any], execution: str, lease: QueueLease) -> dict
     queue = queue_name(state)
     if queue is None:
         return {"released": False}
-    launched = state.get("action") == "scale_out"
+    launched = state.get("action") == Action.SCALE_OUT
     return {"released": lease.release(queue, execution, launch_ended=launched)}
 
 
@@ -103,7 +104,8 @@ def failure_alert(
     like an Authorization header value.
     """
     redactor = Redactor(secrets)
-    error = state.get("error") if isinstance(state.get("error"), Mapping) else {}
+    found = state.get("error")
+    error: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     name = str(error.get("Error") or "Unknown")
     cause = _cause_text(error.get("Cause"))
 

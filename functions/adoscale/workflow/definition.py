@@ -30,6 +30,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from adoscale.actions import Action
 from adoscale.workflow.steps import STEP_NAMES
 
 LAMBDA_TRANSIENT_ERRORS = (
@@ -81,9 +82,9 @@ def build_definition(
         "ChooseAction": {
             "Type": "Choice",
             "Choices": [
-                {"Variable": "$.action", "StringEquals": "scale_out", "Next": "Launch"},
-                {"Variable": "$.action", "StringEquals": "scale_in", "Next": "Drain"},
-                {"Variable": "$.action", "StringEquals": "reap", "Next": "Reap"},
+                {"Variable": "$.action", "StringEquals": Action.SCALE_OUT, "Next": "Launch"},
+                {"Variable": "$.action", "StringEquals": Action.SCALE_IN, "Next": "Drain"},
+                {"Variable": "$.action", "StringEquals": Action.REAP, "Next": "Reap"},
             ],
             "Default": "Release",
         },

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from adoscale.actions import WORKFLOW_ACTIONS
 from adoscale.exceptions import WorkflowInputError
 
-ACTIONS = ("scale_out", "scale_in", "reap")
+ACTIONS: tuple[str, ...] = tuple(str(action) for action in WORKFLOW_ACTIONS)
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class ScalingRequest:
             problems.append("queue: required string")
         if action not in ACTIONS:
             problems.append(f"action: must be one of {', '.join(ACTIONS)}")
-        if not _whole(count) or count < 0 or count > 1000:
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 1000:
             problems.append("count: whole number 0..1000")
         if not _whole(pool_id):
             problems.append("pool_id: whole number")
@@ -54,7 +55,15 @@ class ScalingRequest:
             problems.append("requested_at: ISO 8601 string")
         if problems:
             raise WorkflowInputError("; ".join(problems))
-        return cls(queue, action, count, pool_id, data["requested_at"], tuple(agent_ids))
+        # every field was checked above
+        return cls(
+            cast(str, queue),
+            cast(str, action),
+            cast(int, count),
+            cast(int, pool_id),
+            data["requested_at"],
+            tuple(agent_ids),
+        )
 
 
 def _whole(value: Any) -> bool:
