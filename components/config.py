@@ -7,17 +7,20 @@ is the one value that never appears in a message.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from typing import Any
 
 import pulumi
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from adoscale.schema import PROFILE_NAME_PATTERN
+from adoscale.settings import ARN as _ARN
+from adoscale.settings import POLL_INTERVAL_BOUNDS
 
 NAMESPACE = "adoscale"
 DEFAULT_PROFILE = "default"  # C1: a queue item without agent_profile uses this one
@@ -40,7 +43,6 @@ FARGATE_SIZES: Mapping[int, tuple[int, ...]] = {
     16384: tuple(range(32768, 122881, 8192)),
 }
 _URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
-_ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:\S+$")
 _SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours)\)|cron\(.+\))$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _TAG_KEY = re.compile(r"^(?!aws:)[\w .:/=+\-@]{1,128}$")
@@ -109,6 +111,20 @@ class StackConfig:
     alarm_oldest_job_age_seconds: int = 900
     alarm_rate_limit_remaining: int = 40
     tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def _defaults() -> Mapping[str, Any]:
+    """StackConfig's field defaults: the one place a stack config default is written."""
+    found: dict[str, Any] = {}
+    for item in dataclasses.fields(StackConfig):
+        if item.default is not MISSING:
+            found[item.name] = item.default
+        elif item.default_factory is not MISSING:
+            found[item.name] = item.default_factory()
+    return found
+
+
+DEFAULTS: Mapping[str, Any] = _defaults()
 
 
 # --- nested objects (marshmallow, like the queue items of C1) -----------------------------
@@ -335,7 +351,7 @@ def load_stack_config(config: pulumi.Config) -> StackConfig:
     ):
         read.problem("tags", "must map tag keys (not starting with aws:) to strings")
         tags = {}
-    retention = read.number("logRetentionDays", 30, 1, 1096)
+    retention = read.number("logRetentionDays", DEFAULTS["log_retention_days"], 1, 1096)
     if retention not in LOG_RETENTION_DAYS:
         read.problem(
             "logRetentionDays", f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
@@ -343,22 +359,33 @@ def load_stack_config(config: pulumi.Config) -> StackConfig:
     result = dict(
         metric_namespace=read.matching(
             "metricNamespace",
-            "AdoAgentScaling",
+            DEFAULTS["metric_namespace"],
             re.compile(r"^(?!AWS/)[A-Za-z0-9._/#:-]{1,255}$"),
             "a CloudWatch namespace not starting with AWS/",
         ),
-        deletion_protection=read.boolean("deletionProtection", True),
+        deletion_protection=read.boolean("deletionProtection", DEFAULTS["deletion_protection"]),
         log_retention_days=retention,
         poll_schedule=read.matching(
-            "pollSchedule", "rate(1 minute)", _SCHEDULE, "rate(N minutes) or cron(...)"
+            "pollSchedule",
+            DEFAULTS["poll_schedule"],
+            _SCHEDULE,
+            "rate(N minutes) or cron(...)",
         ),
-        poll_interval_seconds=read.number("pollIntervalSeconds", 20, 5, 60),
-        poll_linger_seconds=read.number("pollLingerSeconds", 600, 0, 86400),
-        boot_wait_seconds=read.number("bootWaitSeconds", 90, 10, 3600),
-        confirm_wait_seconds=read.number("confirmWaitSeconds", 15, 1, 600),
-        tracing=read.boolean("tracing", False),
-        container_insights=read.choice("containerInsights", "enabled", CONTAINER_INSIGHTS),
-        ecr_keep_images=read.number("ecrKeepImages", 30, 1, 1000),
+        poll_interval_seconds=read.number(
+            "pollIntervalSeconds", DEFAULTS["poll_interval_seconds"], *POLL_INTERVAL_BOUNDS
+        ),
+        poll_linger_seconds=read.number(
+            "pollLingerSeconds", DEFAULTS["poll_linger_seconds"], 0, 86400
+        ),
+        boot_wait_seconds=read.number("bootWaitSeconds", DEFAULTS["boot_wait_seconds"], 10, 3600),
+        confirm_wait_seconds=read.number(
+            "confirmWaitSeconds", DEFAULTS["confirm_wait_seconds"], 1, 600
+        ),
+        tracing=read.boolean("tracing", DEFAULTS["tracing"]),
+        container_insights=read.choice(
+            "containerInsights", DEFAULTS["container_insights"], CONTAINER_INSIGHTS
+        ),
+        ecr_keep_images=read.number("ecrKeepImages", DEFAULTS["ecr_keep_images"], 1, 1000),
         agent_task_role_policy_arns=read.strings(
             "agentTaskRolePolicyArns", lambda arn: bool(_ARN.match(arn)), "policy ARNs"
         ),
@@ -367,8 +394,12 @@ def load_stack_config(config: pulumi.Config) -> StackConfig:
             lambda arn: bool(_ARN.match(arn)) and ":secretsmanager:" in arn,
             "Secrets Manager secret ARNs",
         ),
-        alarm_oldest_job_age_seconds=read.number("alarmOldestJobAgeSeconds", 900, 60, 86400),
-        alarm_rate_limit_remaining=read.number("alarmRateLimitRemaining", 40, 1, 200),
+        alarm_oldest_job_age_seconds=read.number(
+            "alarmOldestJobAgeSeconds", DEFAULTS["alarm_oldest_job_age_seconds"], 60, 86400
+        ),
+        alarm_rate_limit_remaining=read.number(
+            "alarmRateLimitRemaining", DEFAULTS["alarm_rate_limit_remaining"], 1, 200
+        ),
     )
     if read.problems:
         raise StackConfigError(read.problems)

@@ -14,7 +14,13 @@ from typing import Any
 
 from adoscale.exceptions import ConfigError
 
-_ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$")
+# An ARN as the Lambda environment and the stack config accept it: any partition, a
+# service, a region (or none), an account id (or none, or ``aws`` for AWS managed
+# policies), a resource without blanks.
+ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12}|aws)?:\S+$")
+# The poller's cycle interval, in seconds: the stack config and the Lambda environment
+# both accept exactly this range (the schedule fires each minute, so 60 is one cycle).
+POLL_INTERVAL_BOUNDS = (5, 60)
 _NAMESPACE = re.compile(r"^[A-Za-z0-9._/#:-]{1,255}$")
 _ID = re.compile(r"^[a-z]+-[0-9a-f]{8,17}$")
 
@@ -55,7 +61,7 @@ def _text(value: str) -> str:
 
 
 def _arn(value: str) -> str:
-    if not _ARN.match(value.strip()):
+    if not ARN.match(value.strip()):
         raise ValueError(f"not an ARN: {value.strip()!r}")
     return value.strip()
 
@@ -116,8 +122,9 @@ def _whole_seconds(value: str) -> int:
 
 def _poll_interval(value: str) -> int:
     number = int(value)
-    if not 5 <= number <= 60:
-        raise ValueError("must be a whole number of seconds from 5 to 60")
+    low, high = POLL_INTERVAL_BOUNDS
+    if not low <= number <= high:
+        raise ValueError(f"must be a whole number of seconds from {low} to {high}")
     return number
 
 
