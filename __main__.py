@@ -31,7 +31,7 @@ from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.packaging import ArchiveError, build_lambda_archive
 from components.permissions import RuntimeResources
-from components.poller import Poller, PollerArgs
+from components.poller import PollerArgs, ScheduledPoller
 from components.secret import PatSecret, PatSecretArgs
 from components.table import QueueTable, QueueTableArgs
 from components.tagging import stack_tags
@@ -143,7 +143,7 @@ workflow = Workflow(
         tags=tags,
     ),
 )
-poller = Poller(
+poller = ScheduledPoller(
     "poller",
     PollerArgs(
         resources=resources,

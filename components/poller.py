@@ -1,4 +1,4 @@
-"""Poller: the Lambda that watches every queue, and the schedule that runs it each minute.
+"""ScheduledPoller: the Lambda that watches every queue, and the schedule that runs it each minute.
 
 Reserved concurrency 1: two overlapping polls would count the same waiting jobs twice.
 A missed or failed poll is not retried (neither by the scheduler nor by Lambda's async
@@ -38,7 +38,10 @@ class PollerArgs:
     tags: Mapping[str, str]
 
 
-class Poller(pulumi.ComponentResource):
+class ScheduledPoller(pulumi.ComponentResource):
+    """The poller Lambda and its schedule (type token ``adoscale:poller:Poller``, kept so
+    deployed stacks keep their resource names)."""
+
     function: ScopedFunction
     schedule: aws.scheduler.Schedule
     function_name: pulumi.Output[str]

@@ -29,7 +29,7 @@ BUSY = {"queued": 0, "busy": 1, "starting": 0, "action": "none"}
 QUIET = {"queued": 0, "busy": 0, "starting": 0, "action": "none"}
 
 
-class Poller:
+class FakePoller:
     def __init__(
         self, clock: Clock, errors_per_cycle: list[list[dict]], states: list[dict] | None = None
     ) -> None:
@@ -79,7 +79,7 @@ def test_cycles_are_spaced_from_the_start_and_stop_before_the_timeout(
     clock = Clock(timeout, cycle_seconds)
 
     result = run_cycles(
-        Poller(clock, []),
+        FakePoller(clock, []),
         interval,
         clock.time_left,
         Activity(linger_seconds=0),
@@ -107,7 +107,7 @@ def test_cycles_continue_only_while_a_queue_is_active(states, starts):
     clock = Clock(55, 1.0)
 
     run_cycles(
-        Poller(clock, [], states),
+        FakePoller(clock, [], states),
         20,
         clock.time_left,
         Activity(linger_seconds=0),
@@ -125,7 +125,7 @@ def test_errors_of_every_cycle_are_returned_once():
     b = {"queue": "b", "kind": "ado_auth", "message": "401"}
 
     result = run_cycles(
-        Poller(clock, [[a], [a, b], []]),
+        FakePoller(clock, [[a], [a, b], []]),
         20,
         clock.time_left,
         Activity(linger_seconds=0),
@@ -146,7 +146,7 @@ def test_cycling_lingers_after_activity_across_invocations():
         clock.polls.clear()
         started = clock.now
         run_cycles(
-            Poller(clock, [], states),
+            FakePoller(clock, [], states),
             20,
             lambda: 55 - (clock.now - started),
             activity,
