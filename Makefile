@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.installed
 LAMBDA_DEPS := build/lambda-deps
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint test test-fast bench demo agent-image clean
+.PHONY: help install lint typecheck test unit test-fast bench demo agent-image clean
 .PHONY: lambda-deps
 
 help: ## list the targets
@@ -39,9 +39,10 @@ lambda-deps: $(LAMBDA_DEPS)/.installed ## the Lambda archive's pinned libraries 
 
 install: $(STAMP) $(NODE_STAMP) $(LAMBDA_DEPS)/.installed ## create .venv and install everything
 
-lint: install ## ruff, shellcheck, hadolint, asl-validator
+lint: install ## ruff, mypy, shellcheck, hadolint, asl-validator
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/shellcheck --severity=style agent/*.sh
 	$(BIN)/hadolint --failure-threshold warning agent/Dockerfile
 	@mkdir -p build
@@ -50,6 +51,15 @@ lint: install ## ruff, shellcheck, hadolint, asl-validator
 
 test: lint ## lint, then every test
 	$(BIN)/pytest -n 2
+
+unit: install ## the unit tests only (pure, no I/O): seconds, no lint
+	$(BIN)/pytest -n 2 tests/unit
+
+test-fast: install ## every test but the end-to-end ones, no lint
+	$(BIN)/pytest -n 2 --ignore=tests/e2e
+
+typecheck: install ## mypy alone (strict on the core and the adapters; part of lint)
+	$(BIN)/mypy
 
 bench: install ## benchmarks; figures land in bench/results/
 	$(BIN)/python -m bench

@@ -135,7 +135,7 @@ class _BudgetRetry(Retry):
             wait = max(wait, fresh.get_retry_after(response) or 0.0)
         if fresh.fits is not None and not fresh.fits(wait):
             error = kwargs.get("error") or ResponseError("no time left for another attempt")
-            raise MaxRetryError(kwargs.get("_pool"), kwargs.get("url"), error)
+            raise MaxRetryError(kwargs.get("_pool"), kwargs.get("url"), error)  # type: ignore[arg-type]
         if fresh.on_retry is not None:
             fresh.on_retry()
         return fresh

@@ -53,7 +53,8 @@ def _object(value: Any, where: str) -> Mapping[str, Any]:
 def _optional_id(value: Any, key: str, where: str) -> int | None:
     if value is None:
         return None
-    return _required(_object(value, where), key, int, where)
+    found: int = _required(_object(value, where), key, int, where)
+    return found
 
 
 @dataclass(frozen=True, slots=True)

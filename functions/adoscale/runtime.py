@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from adoscale.clients import aws_clients, build_alerter
-from adoscale.connections import AdoConnections, Deadline
+from adoscale.connections import AdoConnections
 from adoscale.cycles import Activity
+from adoscale.deadline import Deadline
 from adoscale.ecs import AgentTasks
 from adoscale.executions import ExecutionStarter
 from adoscale.metrics import MetricsPublisher

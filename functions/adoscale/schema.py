@@ -69,7 +69,7 @@ class Queue:
         return item
 
 
-class WholeNumber(fields.Field):
+class WholeNumber(fields.Field):  # type: ignore[type-arg]  # marshmallow 3 and 4 differ
     """An integer that also accepts DynamoDB's Decimal, but never a bool, a string or 1.5."""
 
     default_error_messages = {"invalid": "Not a whole number."}
@@ -89,7 +89,7 @@ class WholeNumber(fields.Field):
         return value
 
 
-class StrictBoolean(fields.Field):
+class StrictBoolean(fields.Field):  # type: ignore[type-arg]  # marshmallow 3 and 4 differ
     """true or false only: marshmallow's Boolean takes 1, "yes" and "on" as true."""
 
     default_error_messages = {"invalid": "Not a boolean (true or false)."}
@@ -158,7 +158,8 @@ def parse_queue(item: Any) -> Queue:
     """Validate one item; raise QueueConfigError naming the queue and every bad field."""
     name = item.get("queue") if isinstance(item, Mapping) else None
     try:
-        return _SCHEMA.load(item)
+        queue: Queue = _SCHEMA.load(item)
+        return queue
     except ValidationError as error:
         raise QueueConfigError(
             name if isinstance(name, str) else None, _flatten(error.messages)

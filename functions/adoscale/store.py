@@ -105,7 +105,8 @@ class QueueStore:
         response = self._dynamodb.get_item(
             TableName=self._table, Key={"queue": {"S": name}}, ConsistentRead=True
         )
-        return response.get("Item")
+        item: dict[str, Any] | None = response.get("Item")
+        return item
 
     def _restore(self, names: Sequence[str], previous: dict[str, dict[str, Any] | None]) -> None:
         for name in names:

@@ -93,7 +93,7 @@ def local(scenario: Path | None, speed: float | None, no_view: bool, report_dir:
         from adoscale.local.scenario import load_scenario
     except ImportError as error:
         raise CommandFailedError(
-            f"local mode is not available: {error} (install with: pip install 'adoscale[cli]')"
+            f"local mode is not available: {error} (install with: pip install 'adoscale[local]')"
         ) from None
     try:
         loaded = load_scenario(scenario)

@@ -9,12 +9,12 @@ from typing import Any
 import click
 import yaml
 
+from adoscale.attributes import from_attribute_map
 from adoscale.cli.context import BadInputError, CliContext, CommandFailedError
 from adoscale.cli.documents import apply_queue_document, load_queue_document, plain, read_source
 from adoscale.cli.render import console, echo_json, item_table, queues_table
 from adoscale.exceptions import InputError, QueueConfigError
 from adoscale.schema import parse_queue
-from adoscale.store import from_attribute_map
 
 pass_context = click.make_pass_decorator(CliContext)
 

@@ -34,7 +34,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from adoscale.handlers import Handler, make_handler
 
 HANDLER_PREFIX = "adoscale.handlers."
-_PATCHED = (LambdaBackend, LambdaSimpleBackend)
+_PATCHED: tuple[Any, ...] = (LambdaBackend, LambdaSimpleBackend)
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class LambdaRouter:
         self.invocations: list[Invocation] = []
         self._handlers: dict[tuple[Any, ...], Handler] = {}
         self._lock = threading.RLock()
-        self._originals: dict[type, Any] = {}
+        self._originals: dict[Any, Any] = {}
 
     def __enter__(self) -> LambdaRouter:
         self.install()
@@ -84,11 +84,11 @@ class LambdaRouter:
         for backend_class in _PATCHED:
             original = backend_class.__dict__["invoke"]
             self._originals[backend_class] = original
-            backend_class.invoke = self._wrap(original)  # type: ignore[method-assign]
+            backend_class.invoke = self._wrap(original)
 
     def uninstall(self) -> None:
         for backend_class, original in self._originals.items():
-            backend_class.invoke = original  # type: ignore[method-assign]
+            backend_class.invoke = original
         self._originals.clear()
         with self._lock:
             self._handlers.clear()

@@ -245,8 +245,8 @@ class _Run:
         for execution in record.report.started:
             match = _EXECUTION.match(execution)
             if match:
-                outcome = record.report.outcomes.get(match["queue"])
-                count = f" {outcome.decision.count}" if outcome and outcome.decision.count else ""
+                started = record.report.outcomes.get(match["queue"])
+                count = f" {started.decision.count}" if started and started.decision.count else ""
                 self.last_action[match["queue"]] = f"{match['action']}{count} @{_mmss(record.at)}"
             self.view.event(record.at, f"started {execution}")
         for error in record.report.errors:

@@ -309,7 +309,7 @@ def _expand_jobs(
     for index, spec in enumerate(specs):
         where = f"{source}: jobs[{index}]"
         kind = spec.get("kind") if isinstance(spec, Mapping) else None
-        if kind not in JOB_KINDS:
+        if not isinstance(kind, str) or kind not in JOB_KINDS:
             problems.append(f"{where}.kind: must be one of {', '.join(JOB_KINDS)}")
             continue
         try:

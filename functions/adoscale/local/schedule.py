@@ -19,8 +19,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from adoscale.connections import Deadline
 from adoscale.cycles import Activity
+from adoscale.deadline import Deadline
 from adoscale.local.clock import SimClock
 from adoscale.poll import Poller, PollReport
 from adoscale.runtime import build_poller

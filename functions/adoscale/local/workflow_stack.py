@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from adoscale.store import to_attribute_map
+from adoscale.attributes import to_attribute_map
 from adoscale.workflow.definition import build_definition
 from adoscale.workflow.request import ScalingRequest
 from adoscale.workflow.steps import NEED_VARIABLES, STEPS, need_variables

@@ -29,6 +29,7 @@ import math
 import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from adoscale.counting import (
     DEFAULT_BOOT_TIMEOUT,
@@ -125,15 +126,17 @@ class AdoscalePolicy:
                 self._last_active = sim.now
             return Actions()
         now = at(sim.now)
-        jobs = [job.view or self._job(job) for job in sim.waiting]
+        # the engine keeps the views as plain objects: they are the JobRequest, Agent and
+        # AgentTask this policy built
+        jobs: list[Any] = [job.view or self._job(job) for job in sim.waiting]
         jobs += [job.view or self._job(job) for job in sim.running.values()]
-        agents = [self._placeholder]
+        agents: list[Any] = [self._placeholder]
         agents += [
             a.agent_view or self._agent(a)
             for a in sim.agents.values()
             if a.registered_at is not None
         ]
-        tasks = [agent.task_view or self._task(agent) for agent in sim.agents.values()]
+        tasks: list[Any] = [agent.task_view or self._task(agent) for agent in sim.agents.values()]
         waiting = assign_waiting_jobs([self.queue], jobs)[self.queue.queue]
         counts = count_queue(self.queue, waiting, jobs, agents, tasks, now)
         decision = decide(self.queue, counts, now)
@@ -239,7 +242,7 @@ class KedaLikePolicy:
 
     name = KEDA
     first_poll_s = 0.0
-    fast_path_delay_s = None
+    fast_path_delay_s: float | None = None
     retire_window_s = 0.0
 
     def __init__(self, params: SimParams, poll_interval_s: float = KEDA_POLL_S) -> None:
@@ -260,7 +263,7 @@ class ScaleSetLikePolicy:
 
     name = SCALE_SET
     first_poll_s = 0.0
-    fast_path_delay_s = None
+    fast_path_delay_s: float | None = None
     retire_window_s = 0.0
 
     def __init__(

@@ -99,9 +99,10 @@ def parse_csv(text: str, name: str) -> Trace:
     missing = [column for column in CSV_FIELDS[:2] if column not in columns]
     unknown = [column for column in columns if column not in CSV_FIELDS]
     if missing or unknown:
-        problems = [f"{name} line {header_number}: missing column {c!r}" for c in missing]
-        problems += [f"{name} line {header_number}: unknown column {c!r}" for c in unknown]
-        raise InputError(problems)
+        raise InputError(
+            [f"{name} line {header_number}: missing column {c!r}" for c in missing]
+            + [f"{name} line {header_number}: unknown column {c!r}" for c in unknown]
+        )
     jobs: list[TraceJob] = []
     problems: list[str] = []
     for number, line in lines[1:]:
@@ -109,7 +110,7 @@ def parse_csv(text: str, name: str) -> Trace:
         if len(row) > len(columns):
             problems.append(f"{name} line {number}: {len(row)} values for {len(columns)} columns")
             continue
-        values = dict(zip(columns, (cell.strip() for cell in row), strict=False))
+        values: dict[str, Any] = dict(zip(columns, (cell.strip() for cell in row), strict=False))
         values["demands"] = [d for d in values.get("demands", "").split(";") if d.strip()]
         _collect(jobs, problems, values, f"{name} line {number}")
     return _finish(name, jobs, problems, span)

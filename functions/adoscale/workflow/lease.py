@@ -136,9 +136,10 @@ class QueueLease:
         )
 
     def _item(self, queue: str) -> dict[str, Any]:
-        return self._dynamodb.get_item(
+        item: dict[str, Any] = self._dynamodb.get_item(
             TableName=self._table, Key=lease_key(queue), ConsistentRead=True
         ).get("Item", {})
+        return item
 
 
 def _epoch(seconds: float) -> str:

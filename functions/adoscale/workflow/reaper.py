@@ -16,6 +16,7 @@ Runs under the queue's lease (no drain or retire of this queue is in flight), so
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -98,7 +99,7 @@ def reap(
         if _dead_agent(agent, queue.queue, live_names):
             attempt(
                 f"delete agent {agent.agent_id}",
-                lambda agent=agent: _delete(ado, pool_id, agent, result),
+                functools.partial(_delete, ado, pool_id, agent, result),
             )
 
     by_name = {agent.name: agent for agent in agents}
@@ -107,14 +108,14 @@ def reap(
         if reason is not None:
             attempt(
                 f"stop task {task.task_id}",
-                lambda task=task, reason=reason: _stop(tasks, task, reason, result),
+                functools.partial(_stop, tasks, task, reason, result),
             )
 
     for agent in agents:
         if is_agent_of(agent.name, queue.queue) and agent.online and not agent.enabled:
             attempt(
                 f"enable agent {agent.agent_id}",
-                lambda agent=agent: _enable(ado, pool_id, agent, result),
+                functools.partial(_enable, ado, pool_id, agent, result),
             )
 
     placeholder_present = any(is_placeholder_of(a.name, queue.queue) for a in agents)
