@@ -38,9 +38,16 @@ class PollerArgs:
     tags: Mapping[str, str]
 
 
+COMPONENT_TYPE = "adoscale:poller:ScheduledPoller"
+PREVIOUS_COMPONENT_TYPE = "adoscale:poller:Poller"
+
+
 class ScheduledPoller(pulumi.ComponentResource):
-    """The poller Lambda and its schedule (type token ``adoscale:poller:Poller``, kept so
-    deployed stacks keep their resource names)."""
+    """The poller Lambda and its schedule.
+
+    Stacks deployed before the class had this name know it as ``adoscale:poller:Poller``:
+    the alias lets Pulumi carry those resources over instead of replacing them.
+    """
 
     function: ScopedFunction
     schedule: aws.scheduler.Schedule
@@ -50,7 +57,8 @@ class ScheduledPoller(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: PollerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("adoscale:poller:Poller", name, None, opts)
+        renamed = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=PREVIOUS_COMPONENT_TYPE)])
+        super().__init__(COMPONENT_TYPE, name, None, pulumi.ResourceOptions.merge(opts, renamed))
         child = pulumi.ResourceOptions(parent=self)
         resources = args.resources
         self.function = ScopedFunction(
