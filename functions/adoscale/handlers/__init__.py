@@ -1,19 +1,23 @@
 """Lambda entry points: a few lines each, over the pure modules of adoscale.
 
-Each handler module has ``make_handler(environ, **options)``, which builds that Lambda's
-handler from an environment, and ``handler``, the entry point the stack names, which
-builds itself from the process environment on its first invocation. The local mode and
-tests call ``make_handler`` (or this package's ``make_handler(name, environ)``) and never
-touch ``os.environ``.
+Each handler module's ``handler`` is the entry point the stack names: it builds itself
+from the process environment on its first invocation, and ``handler.make(environ)``
+builds a handler from any environment. The local mode and tests build theirs with
+``make_handler(name, environ)`` and never touch ``os.environ``. A step module only says
+what its step does (``work``); ``step_lambda`` turns that into its entry point.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from adoscale.workflow.runtime import StepWork
 
 
 class Handler(Protocol):
@@ -30,7 +34,7 @@ class FromProcessEnvironment:
     invocation with its name.
     """
 
-    def __init__(self, make: Callable[[Mapping[str, str]], Handler]) -> None:
+    def __init__(self, make: Callable[..., Handler]) -> None:
         self._make = make
         self._lock = threading.Lock()
         self._built: Handler | None = None
@@ -43,6 +47,10 @@ class FromProcessEnvironment:
                 self._built = self._make(os.environ)
             return self._built
 
+    def make(self, environ: Mapping[str, str], **options: Any) -> Handler:
+        """A handler of this Lambda over ``environ`` (``session``/``clock`` for local runs)."""
+        return self._make(environ, **options)
+
     def reset(self) -> None:
         """Forget the built handler: the next invocation reads the environment again."""
         with self._lock:
@@ -52,17 +60,21 @@ class FromProcessEnvironment:
         return self.built(event, context)
 
 
-def from_process_environment(
-    make: Callable[[Mapping[str, str]], Handler],
-) -> FromProcessEnvironment:
-    """The module-level ``handler`` of a handler module."""
+def from_process_environment(make: Callable[..., Handler]) -> FromProcessEnvironment:
+    """The module-level ``handler`` of a handler module, over its factory."""
     return FromProcessEnvironment(make)
+
+
+def step_lambda(name: str, work: StepWork) -> FromProcessEnvironment:
+    """The entry point of the step ``name`` whose work is ``work(runtime, step_input)``."""
+    from adoscale.workflow.runtime import make_step_handler  # steps only: not the poller
+
+    return FromProcessEnvironment(functools.partial(make_step_handler, name, work))
 
 
 def make_handler(name: str, environ: Mapping[str, str], **options: Any) -> Handler:
     """The handler of the Lambda ``name`` (``poller`` or a step) over ``environ``."""
     if not name.isidentifier():
         raise ValueError(f"handler: not a handler name: {name!r}")
-    module = importlib.import_module(f"{__name__}.{name}")
-    made: Handler = module.make_handler(environ, **options)
-    return made
+    entry: FromProcessEnvironment = importlib.import_module(f"{__name__}.{name}").handler
+    return entry.make(environ, **options)

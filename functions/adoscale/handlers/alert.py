@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from adoscale.handlers import from_process_environment
+from adoscale.handlers import step_lambda
 from adoscale.workflow.admission import failure_alert
-from adoscale.workflow.runtime import (
-    StepHandler,
-    StepInput,
-    StepRuntime,
-    make_step_handler,
-)
+from adoscale.workflow.runtime import StepInput, StepRuntime
 
 
 def work(runtime: StepRuntime, step: StepInput) -> dict[str, Any]:
@@ -24,9 +18,4 @@ def work(runtime: StepRuntime, step: StepInput) -> dict[str, Any]:
     return {"sent": alerter.publish("workflow_failed", queue, message, detail)}
 
 
-def make_handler(environ: Mapping[str, str], **options: Any) -> StepHandler:
-    """This step's handler over ``environ`` (``session``/``clock`` options for local runs)."""
-    return make_step_handler("alert", work, environ, **options)
-
-
-handler = from_process_environment(make_handler)
+handler = step_lambda("alert", work)

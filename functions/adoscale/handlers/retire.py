@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from adoscale.handlers import from_process_environment
-from adoscale.workflow.runtime import (
-    StepHandler,
-    StepInput,
-    StepRuntime,
-    make_step_handler,
-)
+from adoscale.handlers import step_lambda
+from adoscale.workflow.runtime import StepInput, StepRuntime
 from adoscale.workflow.scale_in import retire
 
 
@@ -23,9 +17,4 @@ def work(runtime: StepRuntime, step: StepInput) -> dict[str, Any]:
     )
 
 
-def make_handler(environ: Mapping[str, str], **options: Any) -> StepHandler:
-    """This step's handler over ``environ`` (``session``/``clock`` options for local runs)."""
-    return make_step_handler("retire", work, environ, **options)
-
-
-handler = from_process_environment(make_handler)
+handler = step_lambda("retire", work)
