@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from adoscale.ecs import is_capacity_failure
-from adoscale.exceptions import AwsUnavailableError, QueueConfigError, WorkflowInputError
+from adoscale.exceptions import (
+    AwsUnavailableError,
+    ConfigError,
+    QueueConfigError,
+    WorkflowInputError,
+)
 from adoscale.models import AgentTask
 from adoscale.schema import parse_queue
-from adoscale.settings import Settings
+from adoscale.settings import VARIABLES, Settings, load_settings
 from adoscale.workflow.admission import failure_alert, queue_name
 from adoscale.workflow.runtime import (
     StepInput,
@@ -21,7 +27,7 @@ from adoscale.workflow.runtime import (
     transient_aws_errors,
 )
 from adoscale.workflow.scale_out import agent_environment, launch_spec, stop_reason
-from adoscale.workflow.steps import STEPS
+from adoscale.workflow.steps import NEEDS, STEPS, need_variables
 
 PAT = "k3yzsecretpat0000111122223333444455556666777788889999"
 EXECUTION = "arn:aws:states:eu-west-1:123456789012:execution:scaling:build-scale_in-1"
@@ -152,6 +158,47 @@ def test_each_step_requires_the_variables_of_its_needs():
     assert all(required_variables(step) for step in STEPS)
     with pytest.raises(ValueError, match="unknown"):
         find_step("nope")
+
+
+@pytest.mark.parametrize("need", sorted(NEEDS), ids=str)
+def test_the_step_needs_table_names_only_what_exists(need):
+    entry = NEEDS[need]
+    # every variable is one the settings reader knows, listed once, required or optional
+    assert set(entry.variables) <= set(VARIABLES), set(entry.variables) - set(VARIABLES)
+    assert not set(entry.required) & set(entry.optional)
+    # every service is one botocore can build a client for; every action names its service
+    assert set(entry.services) <= {"dynamodb", "ecs", "secretsmanager", "sns"}
+    assert entry.required, "a need without a required variable cannot be checked at start"
+    assert all(re.fullmatch(r"[a-z0-9-]+:[A-Za-z]+", action) for action in entry.actions)
+
+
+def test_every_step_need_is_in_the_table_and_a_step_can_run_on_what_it_brings():
+    for step in STEPS:
+        assert step.needs <= set(NEEDS), step.name
+        # GIVEN exactly the variables its needs bring (placeholders of the right shape)
+        environment = {name: SAMPLE_VALUES[name] for name in need_variables(step.needs)}
+        # THEN its settings load, and dropping any required one names that variable
+        load_settings(environment, required_variables(step))
+        for name in required_variables(step):
+            with pytest.raises(ConfigError, match=name):
+                load_settings(
+                    {k: v for k, v in environment.items() if k != name}, required_variables(step)
+                )
+
+
+SAMPLE_VALUES = {
+    "ADOSCALE_TABLE": "queues",
+    "ADOSCALE_STATE_TABLE": "state",
+    "ADOSCALE_ALERT_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:alerts",
+    "ADOSCALE_ORG_URL": "https://dev.azure.com/example",
+    "ADOSCALE_PAT_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pat",
+    "ADOSCALE_CLUSTER": "agents",
+    "ADOSCALE_SUBNETS": "subnet-0123456789abcdef0",
+    "ADOSCALE_SECURITY_GROUPS": "sg-0123456789abcdef0",
+    "ADOSCALE_TASK_DEFINITIONS": json.dumps({"default": "arn:aws:ecs:eu-west-1:1:td/a:1"}),
+    "ADOSCALE_CONTAINER_NAME": "agent",
+    "ADOSCALE_ASSIGN_PUBLIC_IP": "false",
+}
 
 
 QUEUE = parse_queue(
