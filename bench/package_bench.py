@@ -42,7 +42,7 @@ PROBE = (
 )
 
 
-# A complete C2 environment: the step handlers read theirs when imported, as in Lambda.
+# A complete Lambda environment, as the stack gives it (handlers read it on first invocation).
 LAMBDA_ENV = {
     "AWS_DEFAULT_REGION": "eu-west-1",
     "ADOSCALE_TABLE": "adoscale-queues",
