@@ -6,7 +6,8 @@
 - the Azure DevOps PAT in Secrets Manager;
 - the agents' network (existing subnets, or a new VPC with NAT or VPC endpoints);
 - the ECS Fargate cluster, the agent image repository and one task definition per
-  agent profile;
+  agent profile; for profiles on ec2 capacity, a launch template, an Auto Scaling group
+  and an ECS capacity provider each;
 - the scaling state machine and its step Lambdas;
 - the poller Lambda, run every minute by EventBridge Scheduler;
 - alarms and a dashboard.
@@ -99,6 +100,8 @@ cluster = AgentCluster(
         ecr_keep_images=config.ecr_keep_images,
         task_role_policy_arns=config.agent_task_role_policy_arns,
         tags=tags,
+        subnet_ids=network.subnet_ids,
+        security_group_ids=network.security_group_ids,
     ),
 )
 resources = RuntimeResources(
@@ -123,6 +126,7 @@ resources = RuntimeResources(
     subnet_ids=network.subnet_ids,
     security_group_ids=network.security_group_ids,
     assign_public_ip=config.network.assign_public_ip,
+    profile_launch=cluster.profile_launch,
 )
 workflow = Workflow(
     "workflow",

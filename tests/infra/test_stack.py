@@ -68,9 +68,10 @@ NEED_ACTIONS = {
 }
 NEED_ENV = {
     steps.ADO: {"ADOSCALE_ORG_URL", "ADOSCALE_PAT_SECRET_ARN"},
-    steps.ECS_READ: {"ADOSCALE_CLUSTER"},
+    steps.ECS_READ: {"ADOSCALE_CLUSTER", "ADOSCALE_PROFILE_LAUNCH"},
     steps.ECS_RUN: {
         "ADOSCALE_CLUSTER",
+        "ADOSCALE_PROFILE_LAUNCH",
         "ADOSCALE_SUBNETS",
         "ADOSCALE_SECURITY_GROUPS",
         "ADOSCALE_TASK_DEFINITIONS",
@@ -146,6 +147,8 @@ def test_every_taggable_resource_carries_the_stack_tags(stack: ProgramRun) -> No
         if not resource.custom or not _taggable(resource.typ):
             continue
         tags = resource.inputs.get("tags") or {}
+        if isinstance(tags, list):  # an Auto Scaling group's tags: key, value, propagateAtLaunch
+            tags = {tag["key"]: tag["value"] for tag in tags}
         assert tags.get("adoscale:stack") == "test", f"{resource.typ} {resource.name}: {tags}"
         assert tags.get("adoscale:project") == "adoscale"
         for key, value in stack.setting("tags", {}).items():
@@ -427,6 +430,7 @@ def test_poller_environment_satisfies_contract_c2(stack: ProgramRun) -> None:
         "ADOSCALE_TASK_DEFINITIONS",
         "ADOSCALE_CONTAINER_NAME",
         "ADOSCALE_ASSIGN_PUBLIC_IP",
+        "ADOSCALE_PROFILE_LAUNCH",
         "ADOSCALE_POLL_INTERVAL_SECONDS",
         "ADOSCALE_POLL_LINGER_SECONDS",
     }

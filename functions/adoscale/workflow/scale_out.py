@@ -57,6 +57,7 @@ def launch_spec(queue: Queue, settings: Settings, *, placeholder: bool = False) 
             queue.queue,
             {"agent_profile": [f"no task definition for {queue.agent_profile!r} (known: {known})"]},
         )
+    on = settings.launch_of(queue.agent_profile)
     return LaunchSpec(
         task_definition=task_definition,
         container_name=settings.container_name,
@@ -64,7 +65,10 @@ def launch_spec(queue: Queue, settings: Settings, *, placeholder: bool = False) 
         security_groups=settings.security_groups,
         assign_public_ip=settings.assign_public_ip,
         environment=agent_environment(queue, placeholder=placeholder),
-        spot=queue.spot,
+        # an EC2 profile's Auto Scaling group decides Spot; the queue's flag is for Fargate
+        spot=queue.spot and not on.capacity_provider,
+        capacity_provider=on.capacity_provider,
+        one_per_instance=on.one_per_instance,
     )
 
 
