@@ -197,7 +197,11 @@ def test_cluster_offers_fargate_and_spot_with_container_insights(full_stack: Pro
     assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": "enabled"}]
     (providers,) = full_stack.of_type("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")
     assert providers.inputs["clusterName"] == cluster.state["name"]
-    assert providers.inputs["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
+    ec2 = [
+        provider.inputs["name"]
+        for provider in full_stack.of_type("aws:ecs/capacityProvider:CapacityProvider")
+    ]
+    assert providers.inputs["capacityProviders"] == ["FARGATE", "FARGATE_SPOT", *ec2]
 
 
 def test_repository_is_immutable_scanned_and_pruned(full_stack: ProgramRun) -> None:
