@@ -287,6 +287,8 @@ def test_the_group_starts_at_zero_over_the_agent_subnets_with_mixed_instances(
         assert group["protectFromScaleIn"] is True
         assert group["vpcZoneIdentifiers"] == launch
         policy = group["mixedInstancesPolicy"]
+        # new instances take the template's current version ("$Default" follows updates)
+        assert policy["launchTemplate"]["launchTemplateSpecification"]["version"] == "$Default"
         assert policy["launchTemplate"]["launchTemplateSpecification"]["launchTemplateId"] == (
             template.id
         )
