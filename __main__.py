@@ -26,6 +26,7 @@ from adoscale.workflow.steps import STEPS
 from components.alerts import Alerts, AlertsArgs
 from components.cluster import CONTAINER_NAME, AgentCluster, AgentClusterArgs
 from components.config import StackConfigError, load_stack_config
+from components.ec2_capacity import INTERFACE_ENDPOINTS as EC2_INTERFACE_ENDPOINTS
 from components.iam import AwsContext
 from components.key import StackKey, StackKeyArgs
 from components.monitoring import Monitoring, MonitoringArgs
@@ -84,7 +85,19 @@ alerts = Alerts(
     ),
 )
 pat = PatSecret("pat", PatSecretArgs(pat=config.pat, kms_key_arn=key.arn, tags=tags))
-network = Network("network", NetworkArgs(config=config.network, context=context, tags=tags))
+network = Network(
+    "network",
+    NetworkArgs(
+        config=config.network,
+        context=context,
+        tags=tags,
+        extra_interface_endpoints=(
+            EC2_INTERFACE_ENDPOINTS
+            if any(profile.on_ec2 for profile in config.agent_profiles)
+            else ()
+        ),
+    ),
+)
 cluster = AgentCluster(
     "agents",
     AgentClusterArgs(

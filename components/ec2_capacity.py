@@ -48,6 +48,9 @@ AMI_PARAMETERS = {
     "X86_64": "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
     "ARM64": "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id",
 }
+# In a VPC without internet (network mode endpoints) the instances reach ECS and Session
+# Manager through these interface endpoints.
+INTERFACE_ENDPOINTS = ("ecs", "ecs-agent", "ecs-telemetry", "ssm", "ssmmessages")
 TARGET_CAPACITY = 100  # percent of the instances' capacity used by tasks: no spare instance
 MAX_SCALING_STEP = 10
 INSTANCE_WARMUP_SECONDS = 60

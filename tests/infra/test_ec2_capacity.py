@@ -596,3 +596,19 @@ def test_ec2_profiles_refuse_public_addresses() -> None:
 )
 def test_graviton_instance_types_are_told_apart(instance_type: str, graviton: bool) -> None:
     assert is_graviton(instance_type) is graviton
+
+
+def test_endpoints_for_the_instances_only_when_a_profile_is_on_ec2() -> None:
+    endpoints = {"network": {"mode": "endpoints", "vpcCidr": "10.20.0.0/16"}}
+    fargate = cached_run({"adoscale:network": endpoints["network"]})
+    mixed = cached_run({**MIXED, "adoscale:network": endpoints["network"]})
+
+    def services(run: ProgramRun) -> set[str]:
+        return {
+            e.inputs["serviceName"].rsplit(".", 1)[-1]
+            for e in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        }
+
+    instance_services = {"ecs", "ecs-agent", "ecs-telemetry", "ssm", "ssmmessages"}
+    assert not services(fargate) & instance_services
+    assert services(mixed) - services(fargate) == instance_services

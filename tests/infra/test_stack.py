@@ -333,7 +333,11 @@ def test_endpoints_mode_keeps_aws_traffic_inside_the_vpc() -> None:
     }
     interface = {
         f"com.amazonaws.eu-west-1.{s}"
-        for s in ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts")
+        for s in (
+            *("ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts"),
+            # the scenario has an ec2 agent profile: its instances' ECS agent, Session Manager
+            *("ecs", "ecs-agent", "ecs-telemetry", "ssm", "ssmmessages"),
+        )
     }
     assert set(endpoints) == interface | {"com.amazonaws.eu-west-1.s3"}
     private_ids = [run.named(f"network-private-{i}", "Subnet").id for i in (0, 1)]
