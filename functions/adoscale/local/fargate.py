@@ -2,9 +2,9 @@
 
 It watches the cluster in moto as ECS would run it: a new task boots for the scenario's
 boot delay (its agent profile's, when the scenario names one), registers its agent in the
-simulated organisation with the queue's
-capabilities (``AZP_CAPABILITIES``), takes one job (the organisation's dispatcher assigns
-it), runs it for the job's duration, deregisters and exits, and its task stops. A
+simulated organisation with the queue's capabilities (``AZP_CAPABILITIES``), takes one job
+(the organisation's dispatcher assigns it), runs it for the job's duration, deregisters and
+exits, and its task stops. A
 placeholder-mode task (``AZP_PLACEHOLDER=1``) only registers an offline agent and exits.
 
 A task the control plane stops is a container killed: an idle agent goes offline (the
