@@ -308,7 +308,7 @@ EC2_PROFILE = {
     "name": "docker",
     "capacity": "ec2",
     "cpu": 2048,
-    "memory": 7680,
+    "memory": 7168,
     "instanceTypes": ["m7i.large", "m6i.large", "m5.large"],
     "spotPercentage": 50,
     "maxInstances": 6,
