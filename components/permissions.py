@@ -8,11 +8,10 @@ so the poller and every step get the same, minimal, translation:
   Secrets Manager; ADOSCALE_ORG_URL, ADOSCALE_PAT_SECRET_ARN.
 - ``ecs_read``: ecs:ListTasks (bound by the ecs:cluster condition) and ecs:DescribeTasks
   on the cluster's tasks; ADOSCALE_CLUSTER, ADOSCALE_PROFILE_LAUNCH (boot timeouts).
-- ``ecs_run`` also gets ADOSCALE_PROFILE_LAUNCH (capacity providers of ec2 profiles).
 - ``ecs_run``: ecs:RunTask on the agent task-definition families (on this cluster),
   ecs:TagResource during RunTask, iam:PassRole of the agent execution and task roles to
   ecs-tasks only; ADOSCALE_CLUSTER, _SUBNETS, _SECURITY_GROUPS, _TASK_DEFINITIONS,
-  _CONTAINER_NAME, _ASSIGN_PUBLIC_IP.
+  _CONTAINER_NAME, _ASSIGN_PUBLIC_IP, _PROFILE_LAUNCH (capacity providers of ec2 profiles).
 - ``ecs_stop``: ecs:StopTask on the cluster's tasks; ADOSCALE_CLUSTER.
 - ``alerts``: sns:Publish on the topic (+ KMS through SNS) and the ``state`` grants for
   dedupe marks; ADOSCALE_ALERT_TOPIC_ARN, ADOSCALE_STATE_TABLE.
