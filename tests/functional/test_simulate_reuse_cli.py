@@ -106,3 +106,12 @@ def test_bad_reuse_options_exit_2_naming_the_option(args, named):
     assert result.exit_code == 2, result.output
     assert named in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_comparison_with_reusable_agents_says_so():
+    result = run(
+        "bursty", "--max-jobs-per-agent", "5", "--warm-speedup", "0.8", "--policies", "adoscale"
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "agents run up to 5 jobs (warm speed-up 0.8)" in result.output
