@@ -20,6 +20,7 @@ from adoscale.capacity import ProfileLaunch
 from adoscale.ecs import LaunchFailure
 from adoscale.schema import Queue
 from adoscale.settings import Settings, load_settings
+from adoscale.workflow.reaper import placeholder_launcher
 from adoscale.workflow.scale_out import launch_spec
 from tests.functional.test_workflow_ecs import record_run_task
 from tests.support.workflow import EcsWorld, ecs_world, session_for_tests
@@ -187,3 +188,22 @@ class _Http:
     def __init__(self, status: int) -> None:
         self.status_code = status
         self.headers: dict[str, str] = {}
+
+
+def test_the_placeholder_of_an_ec2_queue_registers_from_fargate_without_an_instance(
+    world: tuple[EcsWorld, Settings],
+) -> None:
+    w, settings = world
+    calls = record_run_task(w.ecs)
+    # WHEN the reaper launches the placeholder agent of a queue on the ec2 profile
+    launch = placeholder_launcher(_queue("docker", spot=True), settings, w.tasks)
+    outcome = launch("adoscale-placeholder-build")
+    # THEN it runs the default profile's task on Fargate: no instance boots for it
+    assert outcome.capacity_provider == "FARGATE"
+    (body,) = calls
+    assert body["taskDefinition"] == settings.task_definitions["default"]
+    assert body["launchType"] == "FARGATE"
+    assert "capacityProviderStrategy" not in body
+    assert "placementConstraints" not in body
+    (override,) = body["overrides"]["containerOverrides"]
+    assert {"name": "AZP_PLACEHOLDER", "value": "1"} in override["environment"]
