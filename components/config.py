@@ -201,6 +201,11 @@ class _AgentProfileSchema(Schema):
     @validates_schema(skip_on_field_errors=True)
     def _size(self, data: Mapping[str, Any], **kwargs: Any) -> None:
         if data["capacity"] == "ec2":
+            if data["ephemeralStorageGib"] != 21:
+                raise ValidationError(
+                    "only for capacity fargate (an ec2 task uses the root volume: rootVolumeGib)",
+                    "ephemeralStorageGib",
+                )
             _ec2_profile(data)
             return
         if data["cpu"] not in FARGATE_SIZES:

@@ -532,6 +532,10 @@ def _problems(profiles: list[dict[str, Any]], **extra: Any) -> list[str]:
         ),
         ({"name": "b", "docker": True}, "adoscale:agentProfiles[1].docker: only for capacity ec2"),
         (
+            {**BUILDER, "name": "b", "ephemeralStorageGib": 50},
+            "adoscale:agentProfiles[1].ephemeralStorageGib: only for capacity fargate",
+        ),
+        (
             {"name": "b", "capacity": "ec2", "instanceTypes": ["m7i.large"], "rootVolumeGib": 8},
             "adoscale:agentProfiles[1].rootVolumeGib: Must be greater than or equal to 30",
         ),
@@ -551,6 +555,7 @@ def _problems(profiles: list[dict[str, Any]], **extra: Any) -> list[str]:
         "not-a-type",
         "unknown-capacity",
         "docker-on-fargate",
+        "ephemeral-storage-on-ec2",
         "small-root",
         "spot-over-100",
         "tiny-cpu",
