@@ -9,11 +9,11 @@ the poller and every step get the same, minimal, translation:
 - ``ado``: secretsmanager:GetSecretValue on the PAT secret(s) and kms:Decrypt through
   Secrets Manager; ADOSCALE_ORG_URL, ADOSCALE_PAT_SECRET_ARN.
 - ``ecs_read``: ecs:ListTasks (bound by the ecs:cluster condition) and ecs:DescribeTasks
-  on the cluster's tasks; ADOSCALE_CLUSTER.
+  on the cluster's tasks; ADOSCALE_CLUSTER, ADOSCALE_PROFILE_LAUNCH (boot timeouts).
 - ``ecs_run``: ecs:RunTask on the agent task-definition families (on this cluster),
   ecs:TagResource during RunTask, iam:PassRole of the agent execution and task roles to
   ecs-tasks only; ADOSCALE_CLUSTER, _SUBNETS, _SECURITY_GROUPS, _TASK_DEFINITIONS,
-  _CONTAINER_NAME, _ASSIGN_PUBLIC_IP.
+  _CONTAINER_NAME, _ASSIGN_PUBLIC_IP, _PROFILE_LAUNCH (capacity providers of ec2 profiles).
 - ``ecs_stop``: ecs:StopTask on the cluster's tasks; ADOSCALE_CLUSTER.
 - ``alerts``: sns:Publish on the topic (+ KMS through SNS) and the ``state`` grants for
   dedupe marks; ADOSCALE_ALERT_TOPIC_ARN, ADOSCALE_STATE_TABLE.
@@ -70,6 +70,8 @@ class RuntimeResources:
     subnet_ids: pulumi.Output[list[str]]
     security_group_ids: pulumi.Output[list[str]]
     assign_public_ip: bool
+    # adoscale.capacity's table: per-profile capacity provider and boot timeout
+    profile_launch: pulumi.Input[str] = "{}"
 
     def cluster_tasks(self) -> pulumi.Output[str]:
         return self.context.arn("ecs", pulumi.Output.concat("task/", self.cluster_name, "/*"))
@@ -222,6 +224,7 @@ def _variable_values(r: RuntimeResources) -> dict[str, Callable[[], pulumi.Input
         ),
         "ADOSCALE_CONTAINER_NAME": lambda: r.container_name,
         "ADOSCALE_ASSIGN_PUBLIC_IP": lambda: "true" if r.assign_public_ip else "false",
+        "ADOSCALE_PROFILE_LAUNCH": lambda: r.profile_launch,
         "ADOSCALE_ALERT_TOPIC_ARN": lambda: r.topic_arn,
         "ADOSCALE_STATE_TABLE": lambda: r.state_table_name,
         "ADOSCALE_TABLE": lambda: r.table_name,

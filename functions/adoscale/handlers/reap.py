@@ -21,7 +21,7 @@ def work(runtime: StepRuntime, step: StepInput) -> dict[str, Any]:
             placeholder_launcher(queue, settings, tasks),
             runtime.alerter,
             now=runtime.now(),
-            boot_timeout_seconds=settings.boot_timeout_seconds,
+            boot_timeout_seconds=settings.boot_timeout_for(queue.agent_profile),
             max_task_lifetime_seconds=settings.max_task_lifetime_seconds,
         )
     )

@@ -24,7 +24,7 @@ def work(runtime: StepRuntime, step: StepInput) -> dict[str, Any]:
             runtime.tasks,
             runtime.alerter,
             now=runtime.now(),
-            boot_timeout_seconds=runtime.settings.boot_timeout_seconds,
+            boot_timeout_seconds=runtime.settings.boot_timeout_for(queue.agent_profile),
             launched_at=parse_time(launch.get("launched_at"), "launch.launched_at"),
             round_number=int(previous.get("round", 0)) + 1,
         )

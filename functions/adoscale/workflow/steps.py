@@ -51,8 +51,12 @@ NEEDS: Mapping[str, Need] = {
         ("secretsmanager",),
         frozenset({"secretsmanager:GetSecretValue", "kms:Decrypt"}),
     ),
+    # the profile launch table: boot timeouts (read) and capacity providers (run) per profile
     ECS_READ: Need(
-        ("ADOSCALE_CLUSTER",), (), ("ecs",), frozenset({"ecs:ListTasks", "ecs:DescribeTasks"})
+        ("ADOSCALE_CLUSTER",),
+        ("ADOSCALE_PROFILE_LAUNCH",),
+        ("ecs",),
+        frozenset({"ecs:ListTasks", "ecs:DescribeTasks"}),
     ),
     ECS_RUN: Need(
         (
@@ -61,7 +65,7 @@ NEEDS: Mapping[str, Need] = {
             "ADOSCALE_SECURITY_GROUPS",
             "ADOSCALE_TASK_DEFINITIONS",
         ),
-        ("ADOSCALE_CONTAINER_NAME", "ADOSCALE_ASSIGN_PUBLIC_IP"),
+        ("ADOSCALE_CONTAINER_NAME", "ADOSCALE_ASSIGN_PUBLIC_IP", "ADOSCALE_PROFILE_LAUNCH"),
         ("ecs",),
         frozenset({"ecs:RunTask", "ecs:TagResource", "iam:PassRole"}),
     ),
