@@ -30,7 +30,8 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -232,3 +233,33 @@ def _parse_window(
 
 def schedule_items(schedule: Iterable[StandbyWindow]) -> list[dict[str, Any]]:
     return [window.to_item() for window in schedule]
+
+
+def next_change(schedule: Iterable[StandbyWindow], now: datetime) -> datetime | None:
+    """The earliest instant after ``now`` at which the window in force may change; ``now``
+    itself while a window edge falls in a wall time a daylight-saving change skips or repeats
+    (no promise then); None for an empty schedule. Lets a caller reuse an answer safely."""
+    now = _aware(now)
+    best: datetime | None = None
+    for window in schedule:
+        tz = zone(window.timezone)
+        today = now.astimezone(tz).date()
+        for offset in range(-1, 9):
+            day = today + timedelta(days=offset)
+            if day.weekday() not in window.days:
+                continue
+            midnight = datetime.combine(day, dt_time())
+            for minute in (window.start_minute, window.end_minute):
+                wall = midnight + timedelta(minutes=minute)
+                first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+                second = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+                low, high = min(first, second), max(first, second)
+                if low > now:
+                    candidate = low
+                elif now < high:
+                    candidate = now
+                else:
+                    continue
+                if best is None or candidate < best:
+                    best = candidate
+    return best
