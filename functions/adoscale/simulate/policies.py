@@ -38,7 +38,7 @@ from adoscale.counting import (
 )
 from adoscale.models import Agent, AgentTask, JobRequest
 from adoscale.naming import execution_name, placeholder_name, poll_slot
-from adoscale.policy import NONE, SCALE_IN, SCALE_OUT, decide
+from adoscale.policy import NONE, SCALE_IN, SCALE_OUT, Decision, decide
 from adoscale.schema import Queue
 from adoscale.simulate.engine import (
     DRAINING,
@@ -130,18 +130,8 @@ class AdoscalePolicy:
                 self._last_active = sim.now
             return Actions()
         now = at(sim.now, self.epoch)
-        jobs = [job.view or self._job(job) for job in sim.waiting]
-        jobs += [job.view or self._job(job) for job in sim.running.values()]
-        agents = [self._placeholder]
-        agents += [
-            a.agent_view or self._agent(a)
-            for a in sim.agents.values()
-            if a.registered_at is not None
-        ]
-        tasks = [agent.task_view or self._task(agent) for agent in sim.agents.values()]
-        waiting = assign_waiting_jobs([self.queue], jobs)[self.queue.queue]
-        counts = count_queue(self.queue, waiting, jobs, agents, tasks, now)
-        decision = decide(self.queue, counts, now)
+        counts = self.count(sim, now)
+        decision = self.decide(counts, now)
         active = bool(counts.queued or counts.busy or counts.starting)
         if active or decision.action != NONE:
             self._last_active = sim.now
@@ -158,6 +148,24 @@ class AdoscalePolicy:
         if decision.action == SCALE_OUT:
             return Actions(launch=decision.count)
         return Actions(retire=decision.retire_agent_ids)
+
+    def count(self, sim: Simulation, now: datetime) -> QueueCounts:
+        """What the poller's counting makes of the jobs, agents and tasks it would read."""
+        jobs = [job.view or self._job(job) for job in sim.waiting]
+        jobs += [job.view or self._job(job) for job in sim.running.values()]
+        agents = [self._placeholder]
+        agents += [
+            a.agent_view or self._agent(a)
+            for a in sim.agents.values()
+            if a.registered_at is not None
+        ]
+        tasks = [agent.task_view or self._task(agent) for agent in sim.agents.values()]
+        waiting = assign_waiting_jobs([self.queue], jobs)[self.queue.queue]
+        return count_queue(self.queue, waiting, jobs, agents, tasks, now)
+
+    def decide(self, counts: QueueCounts, now: datetime) -> Decision:
+        """The poller's policy, unchanged."""
+        return decide(self.queue, counts, now)
 
     def _next_threshold(self, counts: QueueCounts, sim: Simulation) -> float:
         """The earliest instant an age alone could change the decision: an idle agent
