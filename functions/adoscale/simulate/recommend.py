@@ -54,7 +54,8 @@ from adoscale.standby import MAX_WINDOWS, StandbyWindow, next_change, zone
 HOUR, DAY, WEEK = 3600.0, 86_400.0, 7 * 86_400.0
 HOURS = 168
 DEFAULT_BUDGET = 1.2
-THETAS = tuple(64.0 * 0.7**n for n in range(30))  # 64 .. ~0.002 jobs per agent-hour
+POOLING = 0.5  # share of an hour's rate taken from the same hour of the same kind of day
+THETAS = tuple(64.0 * 0.7**n for n in range(23))  # 64 .. ~0.02 jobs served per agent-hour
 NO_STANDBY, CONSTANT, SCHEDULE = "no standby", "constant standby", "schedule"
 
 
@@ -166,8 +167,20 @@ def fit_pattern(
     counts = [0] * HOURS
     for job in jobs:
         counts[hour_of_week(start + timedelta(seconds=job.queue_time), timezone)] += 1
-    rates = tuple(c / n if n else 0.0 for c, n in zip(counts, seen, strict=True))
-    return WeekPattern(timezone, rates, tuple(seen))
+    raw = [c / n if n else 0.0 for c, n in zip(counts, seen, strict=True)]
+    return WeekPattern(timezone, pooled(raw), tuple(seen))
+
+
+def pooled(raw: Sequence[float], weight: float = POOLING) -> tuple[float, ...]:
+    """Each hour's rate shrunk towards the same hour of the other days of its kind (weekdays,
+    weekend): one week holds few jobs per hour, and Tuesday 10:00 is rarely unlike Monday's."""
+    rates = []
+    for hour in range(HOURS):
+        day, clock = divmod(hour, 24)
+        kind = range(5) if day < 5 else range(5, 7)
+        peers = [raw[other * 24 + clock] for other in kind]
+        rates.append((1.0 - weight) * raw[hour] + weight * sum(peers) / len(peers))
+    return tuple(rates)
 
 
 def replenish_seconds(params: SimParams) -> float:
@@ -536,3 +549,109 @@ def describe_levels(base: int, windows: Sequence[StandbyWindow]) -> str:
 
 def utc(instant: datetime) -> datetime:
     return instant.astimezone(UTC)
+
+
+# ---- output ---------------------------------------------------------------------------------
+
+
+def evaluation_table(evaluation: Evaluation) -> str:
+    """A markdown table of one period: p50/p95 wait, agent-minutes and x oracle per row."""
+    oracle = evaluation.row(ORACLE).result.agent_minutes
+    lines = [
+        f"{evaluation.period.label} (from {evaluation.period.start:%Y-%m-%d %H:%M %Z},"
+        f" {len(evaluation.period.jobs)} jobs)",
+        "",
+        "| run | standby | p50 wait (s) | p95 wait (s) | agent-minutes | x oracle |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for row in evaluation.rows:
+        r = row.result
+        ratio = f"{r.agent_minutes / oracle:.2f}" if oracle else "-"
+        lines.append(
+            f"| {row.label} | {row.standby or '-'} | {r.p50_wait_s:.0f} | {r.p95_wait_s:.0f}"
+            f" | {r.agent_minutes:.0f} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def summary(rec: Recommendation) -> str:
+    goal = (
+        f"p95 wait <= {rec.target_p95_s:g} s"
+        if rec.target_p95_s is not None
+        else f"agent-minutes <= {rec.budget:g} x the oracle's"
+    )
+    verdict = "met" if rec.met else "NOT met by any candidate (the one closest to it is shown)"
+    lines = [
+        f"recommendation for `{rec.trace}` (time zone {rec.timezone}; goal {goal}: {verdict}"
+        " on the fit week)",
+        f"standby_agents: {rec.standby_agents}",
+        "standby_schedule:" if rec.schedule else "standby_schedule: [] (no window needed)",
+    ]
+    lines += [
+        f'  - {{days: {w["days"]}, from: "{w["from"]}", to: "{w["to"]}",'
+        f" timezone: {w['timezone']}, agents: {w['agents']}}}"
+        for w in (window.to_item() for window in rec.schedule)
+    ]
+    lines.append(f"best constant standby by the same rule: {rec.constant}")
+    lines.append(f"{rec.candidates} settings simulated in {rec.wall_s:.1f} s")
+    lines += [f"note: {note}" for note in rec.notes]
+    return "\n".join(lines)
+
+
+def plot_week(rec: Recommendation, path: Any) -> None:
+    """Arrivals per hour of the week (bars) and the recommended standby (steps)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monday = _monday(rec.held_out.period.start if rec.held_out else rec.fit.period.start, rec)
+    standby = levels_of(rec.standby_agents, rec.schedule, monday)
+    figure, rates_axis = plt.subplots(figsize=(12, 4))
+    hours = list(range(HOURS))
+    rates_axis.bar(
+        hours,
+        rec.pattern.rates,
+        width=1.0,
+        align="edge",
+        color="#9ecae1",
+        label="jobs per hour (fit)",
+    )
+    rates_axis.set_ylabel("jobs queued per hour")
+    rates_axis.set_xlim(0, HOURS)
+    rates_axis.set_xticks([day * 24 + 12 for day in range(7)])
+    rates_axis.set_xticklabels(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])
+    for day in range(1, 7):
+        rates_axis.axvline(day * 24, color="#cccccc", linewidth=0.8)
+    standby_axis = rates_axis.twinx()
+    standby_axis.step(
+        [*hours, HOURS],
+        [*standby, standby[-1]],
+        where="post",
+        color="#d62728",
+        linewidth=2,
+        label="standby agents (recommended)",
+    )
+    standby_axis.axhline(
+        rec.constant,
+        color="#555555",
+        linestyle="--",
+        linewidth=1,
+        label=f"best constant standby ({rec.constant})",
+    )
+    standby_axis.set_ylabel("standby agents")
+    standby_axis.set_ylim(0, max([*standby, rec.constant, 1]) + 1)
+    handles = rates_axis.get_legend_handles_labels()
+    more = standby_axis.get_legend_handles_labels()
+    standby_axis.legend(handles[0] + more[0], handles[1] + more[1], loc="upper right")
+    rates_axis.set_title(f"{rec.trace}: the week in {rec.timezone}")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _monday(instant: datetime, rec: Recommendation) -> datetime:
+    """Monday 00:00 on the wall clock of the recommendation's zone, at or before ``instant``."""
+    local = instant.astimezone(zone(rec.timezone))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight - timedelta(days=local.weekday())

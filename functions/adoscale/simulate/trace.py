@@ -32,7 +32,7 @@ from typing import Any
 
 from adoscale.exceptions import InputError
 
-BUNDLED = ("bursty", "steady")
+BUNDLED = ("bursty", "steady", "working-hours")
 CSV_FIELDS = ("queue_time", "duration", "demands", "observed_wait")
 MAX_PROBLEMS = 20  # a broken file reports its first few problems, not thousands
 
