@@ -1,4 +1,4 @@
-"""Refresh README's generated blocks from ``bench/results/*.json``.
+"""Refresh the docs' generated blocks from ``bench/results/*.json``.
 
 Only the text between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->`` is rewritten;
 the prose around it is written by hand. A block whose results are missing keeps its text.
@@ -174,9 +174,14 @@ BLOCKS: Mapping[str, Callable[[Results], str | None]] = {
 
 
 def update_readme(readme: Path, results_dir: Path) -> list[str]:
-    """Rewrite the blocks present in README; returns the names of those that changed."""
+    """Rewrite the blocks present in one Markdown file; returns the names of those that changed.
+
+    Links the renderers write from the repository's root (``docs/img/...``) are made relative
+    to the file, so a page under ``docs/`` shows its pictures.
+    """
     results = load_results(results_dir)
     text = readme.read_text(encoding="utf-8")
+    in_docs = readme.parent.name == "docs"
     changed = []
     for name, render in BLOCKS.items():
         start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
@@ -185,6 +190,8 @@ def update_readme(readme: Path, results_dir: Path) -> list[str]:
         if not (found and closed):
             continue
         fresh = render(results)
+        if fresh is not None and in_docs:
+            fresh = fresh.replace("](docs/", "](")
         if fresh is None or body.strip() == fresh.strip():
             continue
         text = f"{head}{start}\n{fresh}\n{end}{tail}"
@@ -193,4 +200,13 @@ def update_readme(readme: Path, results_dir: Path) -> list[str]:
         temporary = readme.with_suffix(".md.tmp")
         temporary.write_text(text, encoding="utf-8")
         temporary.replace(readme)
+    return changed
+
+
+def update_docs(root: Path, results_dir: Path) -> list[str]:
+    """Refresh the blocks of README and of every page under ``docs/``; returns ``page:block``."""
+    changed = []
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        name = page.relative_to(root).as_posix()
+        changed += [f"{name}:{block}" for block in update_readme(page, results_dir)]
     return changed

@@ -1,4 +1,4 @@
-"""Markdown tables of a comparison or a sweep: what the CLI prints and README carries."""
+"""Markdown tables of a comparison or a sweep: what the CLI prints and the docs carry."""
 
 from __future__ import annotations
 
