@@ -32,7 +32,8 @@ from typing import Any
 
 from adoscale.exceptions import InputError
 
-BUNDLED = ("bursty", "steady", "working-hours")
+BUNDLED = ("bursty", "steady")  # one day each
+BUNDLED_WEEKS = ("working-hours",)  # a week of Berlin office hours with a weekend
 CSV_FIELDS = ("queue_time", "duration", "demands", "observed_wait")
 MAX_PROBLEMS = 20  # a broken file reports its first few problems, not thousands
 
@@ -70,8 +71,8 @@ class Trace:
 
 
 def load_trace(source: str) -> Trace:
-    """A bundled trace by name (``bursty``, ``steady``) or a CSV/JSON file by path."""
-    if source in BUNDLED:
+    """A bundled trace by name (``bursty``, ``steady``, ``working-hours``) or a file by path."""
+    if source in BUNDLED or source in BUNDLED_WEEKS:
         text = resources.files("adoscale.simulate").joinpath(f"traces/{source}.csv").read_text()
         return parse_csv(text, source)
     path = Path(source)
@@ -79,7 +80,10 @@ def load_trace(source: str) -> Trace:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(
-            [f"trace: no such file {source!r} (or a bundled name: {', '.join(BUNDLED)})"]
+            [
+                f"trace: no such file {source!r} (or a bundled name:"
+                f" {', '.join(BUNDLED + BUNDLED_WEEKS)})"
+            ]
         ) from None
     except IsADirectoryError:
         raise InputError([f"trace: {source} is a directory"]) from None
