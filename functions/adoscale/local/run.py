@@ -76,7 +76,7 @@ def run_local(
     console = console or Console()
     _quiet_libraries()
     speed = speed or scenario.speed
-    clock = SimClock(speed)
+    clock = SimClock(speed, start=scenario.start)
     started = time.monotonic()
     organisation = SimulatedOrganisation(scenario, clock).start()
     stack: LocalStack | None = None
