@@ -224,11 +224,40 @@ def render_standby(results: Results) -> str | None:
     return "\n".join(lines)
 
 
+def render_reuse(results: Results) -> str | None:
+    """Reusable agents: the N x idle tables beside the peers, and the p50 target per seed."""
+    record = results.get("reuse_bench")
+    if not record or "results" not in record:
+        return None
+    r = record["results"]
+    parts = [f"Measured by `python -m bench reuse_bench` on {machine_line(record)}.", ""]
+    for sweep in r["sweeps"]:
+        speedup = sweep["warm_speedup"]
+        warm = "no warm speed-up" if speedup == 1 else f"warm speed-up {speedup:g}"
+        parts += [f"**`{sweep['trace']}`** ({sweep['jobs']} jobs, {warm})", "", sweep["table"], ""]
+    target = r["target"]
+    parts += [
+        f"**Target** ({target['rule']}), {target['met']}/{target['of']} generated days met:",
+        "",
+        "| trace seed | jobs | p50 wait (s) | p95 wait (s) | agent-minutes"
+        " | one-job p50 (s) | x one-job agent-minutes | met |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |",
+    ]
+    for row in target["rows"]:
+        parts.append(
+            f"| {row['seed']} | {row['jobs']} | {row['p50_wait_s']:g} | {row['p95_wait_s']:g}"
+            f" | {row['agent_minutes']:,.0f} | {row['one_job_p50_wait_s']:g}"
+            f" | {row['agent_minutes_x_one_job']:.2f} | {'yes' if row['met'] else '**no**'} |"
+        )
+    return "\n".join(parts)
+
+
 BLOCKS: Mapping[str, Callable[[Results], str | None]] = {
     "simulator": render_simulator,
     "cost": render_cost,
     "performance": render_performance,
     "standby": render_standby,
+    "reuse": render_reuse,
 }
 
 

@@ -54,8 +54,10 @@ def weekday_trace(seed: int, days: float = 14, per_day: float = 373) -> Trace:
 # ---- the fast evaluator is the poller's code ----------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_engine_counts_policy_runs_exactly_like_the_pollers_counting(seed: int) -> None:
+@pytest.mark.parametrize(("seed", "jobs_per_agent"), [(1, 1), (2, 1), (3, 1), (4, 3)])
+def test_engine_counts_policy_runs_exactly_like_the_pollers_counting(
+    seed: int, jobs_per_agent: int
+) -> None:
     # GIVEN a seeded week across a daylight-saving change and a schedule in three zones
     trace = weekday_trace(seed, days=7, per_day=200)
     windows, errors = parse_schedule(SCHEDULE_ITEMS)
@@ -67,6 +69,7 @@ def test_engine_counts_policy_runs_exactly_like_the_pollers_counting(seed: int) 
         seed=seed,
         idle_timeout_minutes=5,
         startup=StartupTime(60.0, 0.8),  # a long tail: some tasks pass the boot timeout
+        max_jobs_per_agent=jobs_per_agent,
     )
     # WHEN both policies replay it, and the full one also without reusing quiet polls
     outcomes = []

@@ -141,6 +141,7 @@ def _params(options: dict[str, Any], queue: Queue | None) -> SimParams:
             max_agents=queue.max_agents if queue else options["max_agents"],
             idle_timeout_minutes=queue.idle_timeout_minutes if queue else options["idle_timeout"],
             capabilities=queue.capabilities if queue else None,
+            max_jobs_per_agent=queue.max_jobs_per_agent if queue else 1,
             seed=options["seed"],
         )
     except ValueError as error:

@@ -77,6 +77,8 @@ class EngineCountsPolicy(AdoscalePolicy):
         self._flat_from = math.inf
 
     def count(self, sim: Simulation, now: datetime) -> QueueCounts:
+        if self.max_jobs_per_agent != 1:
+            return super().count(sim, now)  # reusable agents: the full models, no shortcut
         starting = stale = draining = 0
         boot = sim.now - DEFAULT_BOOT_TIMEOUT.total_seconds()
         for agent in sim.agents.values():
@@ -104,6 +106,8 @@ class EngineCountsPolicy(AdoscalePolicy):
 
     def _next_threshold(self, counts: QueueCounts, sim: Simulation) -> float:
         """As the parent's, from the engine's seconds instead of the agents' datetimes."""
+        if self.max_jobs_per_agent != 1:
+            return super()._next_threshold(counts, sim)
         idle_s = self.queue.idle_timeout_minutes * 60.0
         boot_s = DEFAULT_BOOT_TIMEOUT.total_seconds()
         soonest = min(
