@@ -161,7 +161,7 @@ BAD_INPUTS = [
         "yaml-syntax-error",
         "q.yaml",
         "queue: a\n  pool: P\n",
-        ["q.yaml: YAML syntax error at line 2, column 7: mapping values are not allowed here"],
+        ["q.yaml: YAML syntax error at line 2, column 7: mapping values are not allowed"],
     ),
     (
         "json-syntax-error",
