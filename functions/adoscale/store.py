@@ -19,6 +19,7 @@ from adoscale.schema import Queue, parse_queue
 LOG = logging.getLogger(__name__)
 TRANSACTION_LIMIT = 100  # items per TransactWriteItems call
 TRANSACTION_BYTES = 4_000_000  # aggregate item size per call (DynamoDB's limit is 4 MB)
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem call
 UNDO_ATTEMPTS = 3
 UNDO_BACKOFF_SECONDS = 0.2
 
@@ -83,9 +84,7 @@ class QueueStore:
             duplicates = sorted({name for name in names if names.count(name) > 1})
             raise QueueConfigError(None, {"queue": [f"given twice: {', '.join(duplicates)}"]})
         chunks = transaction_chunks(queues)
-        previous = (
-            {queue.queue: self._raw(queue.queue) for queue in queues} if len(chunks) > 1 else {}
-        )
+        previous = self._current([q.queue for q in queues]) if len(chunks) > 1 else {}
         written: list[Queue] = []
         try:
             for chunk in chunks:
@@ -109,11 +108,28 @@ class QueueStore:
         )
         return "Attributes" in response
 
-    def _raw(self, name: str) -> dict[str, Any] | None:
-        response = self._dynamodb.get_item(
-            TableName=self._table, Key={"queue": {"S": name}}, ConsistentRead=True
-        )
-        return response.get("Item")
+    def _current(self, names: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        """The stored items (None where absent), read 100 keys a call; keys DynamoDB
+        leaves unprocessed (throttling) are asked for again."""
+        found: dict[str, dict[str, Any] | None] = dict.fromkeys(names)
+        for start in range(0, len(names), BATCH_GET_LIMIT):
+            keys = [{"queue": {"S": name}} for name in names[start : start + BATCH_GET_LIMIT]]
+            for _ in range(UNDO_ATTEMPTS):
+                response = self._dynamodb.batch_get_item(
+                    RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
+                )
+                for item in response.get("Responses", {}).get(self._table, []):
+                    found[item["queue"]["S"]] = item
+                keys = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+                if not keys:
+                    break
+                self._sleep(UNDO_BACKOFF_SECONDS)
+            for key in keys:  # still unprocessed: one at a time
+                item = self._dynamodb.get_item(
+                    TableName=self._table, Key=key, ConsistentRead=True
+                ).get("Item")
+                found[key["queue"]["S"]] = item
+        return found
 
     def _restore(
         self, names: Sequence[str], previous: Mapping[str, dict[str, Any] | None]

@@ -27,6 +27,7 @@ EXPECTED = "expected a queue item (a mapping) or a list of them"
 # Bounds that keep any file, however hostile, to a second or so and bounded memory.
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 MAX_ITEMS = 1000
+MAX_DEPTH = 64  # a queue item needs 4 levels (list, item, capabilities, value)
 MAX_NUMBER_CHARS = 100  # a number literal longer than this is refused before it is converted
 _BOMS = (  # UTF-32 first: its little-endian mark starts with UTF-16's
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -281,6 +282,24 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
         self._flattened: set[int] = set()
         self._flattening: set[int] = set()
 
+    def construct_document(self, node: yaml.Node) -> Any:
+        _check_depth(node)
+        return super().construct_document(node)
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """A value its tag cannot hold (``!!bool maybe``, ``!!timestamp x``) is a YAML
+        error at its line, not whatever PyYAML's converter happened to raise."""
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, KeyError, AttributeError, TypeError, OverflowError, IndexError):
+            shown = node.value[:40] if isinstance(node.value, str) else "this node"
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"{shown!r} is not a valid {node.tag.rsplit(':', 1)[-1]}",
+                node.start_mark,
+            ) from None
+
     def flatten_mapping(self, node: yaml.MappingNode) -> None:
         if id(node) in self._flattened:
             return
@@ -325,6 +344,27 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
             self.flatten_mapping(source)
             pairs.extend(source.value)
         return pairs
+
+
+def _check_depth(root: yaml.Node) -> None:
+    """Refuse documents nested deeper than ``MAX_DEPTH`` before constructing them: without
+    recursion, and visiting each node once however often aliases repeat it."""
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    seen: set[int] = set()
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"nested deeper than {MAX_DEPTH} levels", node.start_mark
+            )
+        if id(node) in seen or isinstance(node, yaml.ScalarNode):
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.extend(((key, depth + 1), (value, depth + 1)))
 
 
 def _last_wins(pairs: list[tuple[yaml.Node, yaml.Node]]) -> list[tuple[yaml.Node, yaml.Node]]:
