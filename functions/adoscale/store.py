@@ -61,13 +61,17 @@ class QueueStore:
 
     def raw_items(self) -> list[dict[str, Any]]:
         """Every item as stored, valid or not (for export and repair)."""
+        return [from_attribute_map(raw) for raw in self.stored_items()]
+
+    def stored_items(self) -> list[dict[str, Any]]:
+        """Every item in DynamoDB's attribute form (``parse_item`` judges each), by name."""
         paginator = self._dynamodb.get_paginator("scan")
         items = [
-            from_attribute_map(raw)
+            raw
             for page in paginator.paginate(TableName=self._table, ConsistentRead=True)
             for raw in page.get("Items", [])
         ]
-        return sorted(items, key=lambda item: str(item.get("queue", "")))
+        return sorted(items, key=lambda raw: str(raw.get("queue", {}).get("S", "")))
 
     def get(self, name: str) -> Queue | None:
         """The queue, None when absent; QueueConfigError when the stored item is invalid."""

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from adoscale.attributes import UnknownAttribute
 from adoscale.exceptions import InputError, QueueConfigError
 from adoscale.schema import Queue, parse_queue
 from adoscale.store import QueueStore
@@ -159,6 +160,8 @@ def plain(value: Any) -> Any:
         return [plain(inner) for inner in value]
     if isinstance(value, bytes | bytearray):
         return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, UnknownAttribute):
+        return str(value)
     return value
 
 

@@ -19,8 +19,7 @@ from adoscale.cli.documents import apply_queue_document, load_queue_document, pl
 from adoscale.cli.render import console, echo_json, item_table, queues_table
 from adoscale.cli.terminal import printable
 from adoscale.exceptions import InputError, PartialWriteError, QueueConfigError
-from adoscale.schema import parse_queue
-from adoscale.store import from_attribute_map
+from adoscale.store import from_attribute_map, parse_item
 
 pass_context = click.make_pass_decorator(CliContext)
 
@@ -169,8 +168,9 @@ def export(context: CliContext, fmt: str | None, valid_only: bool) -> None:
     Invalid items are kept (so nothing is lost) and marked: a YAML comment above each,
     and a warning on stderr; `put` refuses the file until they are fixed.
     """
-    items = [plain(item) for item in context.store().raw_items()]
-    problems = {index: _problems(item) for index, item in enumerate(items)}
+    stored = context.store().stored_items()
+    items = [plain(from_attribute_map(raw)) for raw in stored]
+    problems = {index: _problems(raw) for index, raw in enumerate(stored)}
     if valid_only:
         items = [item for index, item in enumerate(items) if not problems[index]]
         problems = {index: [] for index in range(len(items))}
@@ -195,9 +195,9 @@ def _yaml_export(items: list[dict[str, Any]], problems: dict[int, list[str]]) ->
     return "".join(chunks)
 
 
-def _problems(item: Any) -> list[str]:
+def _problems(raw: dict[str, Any]) -> list[str]:
     try:
-        parse_queue(item)
+        parse_item(raw)
     except QueueConfigError as error:
         return error.lines()
     return []
