@@ -520,22 +520,29 @@ def test_delete_removes_an_item_of_any_attribute_type(run, dynamodb, table, odd_
     assert set(items_in(dynamodb, table)) == {"good"}
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["queues", "get", f"x{OSC}"],
-        ["queues", "delete", f"x{OSC}"],
-        ["queues", f"nope{OSC}"],
-        ["queues", "list", f"--bad{OSC}"],
-        ["--output", f"x{OSC}", "queues", "list"],
-    ],
-    ids=["get", "delete", "no-such-command", "no-such-option", "bad-choice"],
-)
-def test_escape_sequences_in_arguments_are_not_echoed_raw(run, args):
-    result = run(*args)
+@pytest.mark.parametrize("command", ["validate", "put"])
+def test_escape_sequences_in_a_file_are_not_echoed_raw(run, tmp_path, command):
+    path = write(
+        tmp_path,
+        "evil.yaml",
+        json.dumps({"queue": f"evil{OSC}", "pool": "P", "max_agents": 1, "x\x1b[2J": 1}),
+    )
 
-    assert result.exit_code in (1, 2)
-    assert "\\x1b" in result.output
+    result = run("queues", command, path)
+
+    assert result.exit_code == 2
+    assert "evil\\x1b]0;owned\\x07: queue:" in result.stderr
+    assert "x\\x1b[2J: Unknown field." in result.stderr
+    assert not CONTROL.search(result.output), result.output
+
+
+def test_escape_sequences_in_a_stored_item_are_not_echoed_raw(run, dynamodb, table):
+    put_raw(dynamodb, table, {"queue": "q", "pool": "P", "max_agents": 1, f"k{OSC}": "v"})
+
+    result = run("queues", "get", "q")
+
+    assert result.exit_code == 1
+    assert "k\\x1b]0;owned\\x07: Unknown field." in result.stderr
     assert not CONTROL.search(result.output), result.output
 
 
