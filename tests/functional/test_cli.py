@@ -593,3 +593,25 @@ def test_put_reports_both_errors_and_the_items_left_when_an_undo_fails(
     assert "InternalServerError" in result.stderr
     assert "1 item(s) are left with the new values: q003" in result.stderr
     assert set(items_in(dynamodb, table)) == {"q003"}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "lint: max_jobs_per_agent: Must be greater than or equal to 1 and less"),
+        ("1001", "lint: max_jobs_per_agent: Must be greater than or equal to 1 and less"),
+        ("'20'", "lint: max_jobs_per_agent: Not a whole number."),
+    ],
+    ids=["zero", "too-many", "string"],
+)
+def test_max_jobs_per_agent_is_validated_and_stored(run, dynamodb, table, tmp_path, value, message):
+    base = "queue: lint\npool: Linux\nmax_agents: 5\nmax_jobs_per_agent: "
+    bad = run("queues", "put", write(tmp_path, "bad.yaml", base + value + "\n"))
+    good = run("queues", "put", write(tmp_path, "good.yaml", base + "20\n"))
+
+    assert bad.exit_code == 2
+    assert message in bad.stderr
+    assert good.exit_code == 0, good.stderr
+    stored = run("queues", "get", "lint")
+    assert "max_jobs_per_agent" in stored.stdout
+    assert "20" in stored.stdout
