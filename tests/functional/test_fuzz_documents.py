@@ -58,6 +58,7 @@ FIELDS = [
     "capabilities",
     "spot",
     "pat_secret_arn",
+    "max_jobs_per_agent",
 ]
 NAMES = ["linux", "build", "odd", "win", "a", "placeholder", "placeholder-x", "linux\n", "x" * 33]
 NASTY = [
@@ -238,7 +239,7 @@ def nesting_bomb(rng: random.Random) -> tuple[str, bytes]:
     depth = rng.choice([rng.randint(500, 1100), rng.randint(1100, 200_000)])
     shape = rng.choice(["[", '{"a":', "- ", "{a: "])
     if shape == "- ":
-        body = "\n" + "".join(" " * (2 * i + 2) + "-\n" for i in range(min(depth, 3000)))
+        body = "\n" + "".join(" " * (2 * i + 2) + "-\n" for i in range(min(depth, 1100)))
     else:
         body = shape * depth
     name = "doc.json" if shape in ("[", '{"a":') and rng.random() < 0.5 else "doc.yaml"
@@ -308,7 +309,7 @@ def oversize(rng: random.Random) -> tuple[str, bytes]:
 def many_items(rng: random.Random) -> tuple[str, bytes]:
     """Over one transaction (100 items), sometimes with a late bad or repeated item."""
     docs: list[dict[str, Any]] = [
-        {"queue": f"q{n:03d}", "pool": "P", "max_agents": 1} for n in range(rng.randint(95, 140))
+        {"queue": f"q{n:03d}", "pool": "P", "max_agents": 1} for n in range(rng.randint(95, 125))
     ]
     flaw = rng.choice(["none", "bad", "duplicate"])
     if flaw == "bad":
@@ -453,10 +454,12 @@ def test_any_document_validates_as_it_puts_and_nothing_crashes(dynamodb, tmp_pat
             return
         names = json.loads(validated.stdout)["valid"]
         assert json.loads(put.stdout)["written"] == names
-        after = table_state(dynamodb)
-        assert set(after) == set(baseline) | set(names)
-        untouched = set(baseline) - set(names)
-        assert {n: after[n] for n in untouched} == {n: baseline[n] for n in untouched}
+        assert set(writes) == {"TransactWriteItems"}, writes
+        if seen[0] % 5 == 1:  # every fifth written document is read back in full
+            after = table_state(dynamodb)
+            assert set(after) == set(baseline) | set(names)
+            untouched = set(baseline) - set(names)
+            assert {n: after[n] for n in untouched} == {n: baseline[n] for n in untouched}
         reset(dynamodb, baseline, names)
 
     started = time.perf_counter()
