@@ -49,9 +49,7 @@ def put(context: CliContext, file: str) -> None:
     if context.json:
         echo_json({"written": names})
     else:
-        click.echo(
-            printable(f"wrote {len(names)} queue(s) to {context.table}: {', '.join(names)}")
-        )
+        click.echo(printable(f"wrote {len(names)} queue(s) to {context.table}: {', '.join(names)}"))
 
 
 @queues.command()
