@@ -89,10 +89,13 @@ class Alerter:
         queue: str | None,
         message: str,
         detail: Mapping[str, Any] | None = None,
+        *,
+        scope: str | None = None,
     ) -> bool:
-        """True when sent; False when deduplicated or SNS failed (logged either way)."""
+        """True when sent; False when deduplicated or SNS failed (logged either way).
+        ``scope`` deduplicates a stack alert per thing it concerns (an organisation)."""
         now = self._clock()
-        key = f"{kind}#{queue or STACK_SCOPE}"
+        key = f"{kind}#{queue or STACK_SCOPE}" + (f"#{scope}" if scope else "")
         body = self._redactor.scrub(
             alert_body(kind, queue, message, detail, datetime.fromtimestamp(now, UTC))
         )

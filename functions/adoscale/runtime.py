@@ -21,6 +21,7 @@ from adoscale.metrics import MetricsPublisher
 from adoscale.pat import PatCache
 from adoscale.poll import Poller
 from adoscale.settings import POLLER_REQUIRED, Settings, load_settings
+from adoscale.shards import OrgScheduler, PaceStore
 from adoscale.store import QueueStore
 
 SDK_WIRE_LOGGERS = ("botocore", "boto3", "urllib3")
@@ -106,6 +107,9 @@ def build_poller(
         metrics=MetricsPublisher(clients["cloudwatch"], settings.metric_namespace),
         alerter=alerter,
         starter=ExecutionStarter(clients["stepfunctions"], settings.state_machine_arn),
+        scheduler=OrgScheduler(
+            PaceStore(clients["dynamodb"], settings.state_table) if settings.state_table else None
+        ),
         **({"clock": clock} if clock is not None else {}),
     )
     return PollerRuntime(
