@@ -37,6 +37,7 @@ QUEUES = 1000
 LATENCY_SECONDS = 0.1
 WARM_CYCLES = 4
 RATE_LIMIT = 200_000  # per organisation and window: high enough never to slow the bench
+ADO_PROCESSES = 4  # the organisations are separate services: not all behind one GIL
 ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS = {
     "AWS_DEFAULT_REGION": "eu-west-1",
@@ -50,11 +51,15 @@ ADO_WORLD = textwrap.dedent(
     import json, sys
     from datetime import UTC, datetime, timedelta
     from adoscale.local.ado_server import FakeAdoServer
-    orgs, queues, latency, budget = (int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]),
-                                     int(sys.argv[5]))
-    servers = [FakeAdoServer(pat=sys.argv[4], org=f"org{o:02d}", parallel_jobs=100000,
-                             rate_limit_budget=budget).start() for o in range(orgs)]
+    orgs, queues, latency, budget, part, parts = (
+        int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[5]),
+        int(sys.argv[6]), int(sys.argv[7]))
+    mine = [o for o in range(orgs) if o % parts == part]
+    servers = {o: FakeAdoServer(pat=sys.argv[4], org=f"org{o:02d}", parallel_jobs=100000,
+                                rate_limit_budget=budget).start() for o in mine}
     for n in range(queues):
+        if n % orgs not in servers:
+            continue
         ado, name = servers[n % orgs], f"q{n:04d}"
         ado.add_pool(name)
         ado.register_agent(name, f"adoscale-placeholder-{name}", online=False)
@@ -69,12 +74,12 @@ ADO_WORLD = textwrap.dedent(
         elif n % 10 < 6:
             agent = ado.register_agent(name, f"adoscale-{name}-{n * 10 + 5:012x}")
             ado.assign_job(ado.queue_job(name), agent)
-    for ado in servers:
+    for ado in servers.values():
         ado.latency_seconds = latency
         ado.reset_log()
-    print(json.dumps([ado.base_url for ado in servers]), flush=True)
+    print(json.dumps({o: ado.base_url for o, ado in servers.items()}), flush=True)
     for line in sys.stdin:  # "counts": requests per organisation so far
-        print(json.dumps({ado.org: len(ado.requests) for ado in servers}), flush=True)
+        print(json.dumps({ado.org: len(ado.requests) for ado in servers.values()}), flush=True)
     """
 )
 
@@ -192,11 +197,15 @@ def _child(script: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def _requests_per_org(ado: subprocess.Popen[str]) -> dict[str, int]:
-    assert ado.stdin is not None and ado.stdout is not None
-    ado.stdin.write("counts\n")
-    ado.stdin.flush()
-    return json.loads(ado.stdout.readline())
+def _requests_per_org(worlds: list[subprocess.Popen[str]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for ado in worlds:
+        assert ado.stdin is not None
+        assert ado.stdout is not None
+        ado.stdin.write("counts\n")
+        ado.stdin.flush()
+        counts.update(json.loads(ado.stdout.readline()))
+    return counts
 
 
 def _summary(cycles: dict[str, Any], queues: int) -> dict[str, Any]:
@@ -206,7 +215,9 @@ def _summary(cycles: dict[str, Any], queues: int) -> dict[str, Any]:
         "cold_cycle_seconds": round(cycles["cycle_seconds"][0], 3),
         "warm_cycle_seconds_median": round(statistics.median(warm), 3),
         "warm_cycle_seconds_max": round(max(warm), 3),
-        "warm_cycle_cpu_seconds_median": round(statistics.median(cycles["cycle_cpu_seconds"][1:]), 3),
+        "warm_cycle_cpu_seconds_median": round(
+            statistics.median(cycles["cycle_cpu_seconds"][1:]), 3
+        ),
         "ado_requests_cold": cycles["requests"][0],
         "ado_requests_warm_max": max(cycles["requests"][1:]),
         "executions_started_per_cycle": cycles["executions_started"][-1],
@@ -215,11 +226,26 @@ def _summary(cycles: dict[str, Any], queues: int) -> dict[str, Any]:
 
 
 def measure(mode: str, orgs: int = ORGS, queues: int = QUEUES) -> dict[str, Any]:
-    ado = _child(ADO_WORLD, str(orgs), str(queues), str(LATENCY_SECONDS), PAT, str(RATE_LIMIT))
+    worlds = [
+        _child(
+            ADO_WORLD,
+            str(orgs),
+            str(queues),
+            str(LATENCY_SECONDS),
+            PAT,
+            str(RATE_LIMIT),
+            str(part),
+            str(ADO_PROCESSES),
+        )
+        for part in range(ADO_PROCESSES)
+    ]
     aws = None
     try:
-        assert ado.stdout is not None
-        urls = json.loads(ado.stdout.readline())
+        by_index: dict[int, str] = {}
+        for ado in worlds:
+            assert ado.stdout is not None
+            by_index.update({int(k): v for k, v in json.loads(ado.stdout.readline()).items()})
+        urls = [by_index[o] for o in range(orgs)]
         aws = _child(AWS_WORLD, str(queues), json.dumps(urls), str(ROOT), PAT)
         assert aws.stdout is not None
         env = _python_env(json.loads(aws.stdout.readline()))
@@ -236,9 +262,9 @@ def measure(mode: str, orgs: int = ORGS, queues: int = QUEUES) -> dict[str, Any]
         ]
         outputs = [json.loads(run.communicate()[0]) for run in runs]
         wall = time.perf_counter() - began
-        per_org = _requests_per_org(ado)
+        per_org = _requests_per_org(worlds)
     finally:
-        for child in (ado, aws):
+        for child in (*worlds, aws):
             if child is not None and child.stdin:
                 child.stdin.close()
                 child.wait(timeout=30)
@@ -248,11 +274,15 @@ def measure(mode: str, orgs: int = ORGS, queues: int = QUEUES) -> dict[str, Any]
         # Invocations run side by side: a cycle lasts as long as its slowest shard.
         merged = {
             "queues": sum(o["queues"] for o in outputs),
-            "cycle_seconds": [max(c) for c in zip(*(o["cycle_seconds"] for o in outputs))],
-            "cycle_cpu_seconds": [sum(c) for c in zip(*(o["cycle_cpu_seconds"] for o in outputs))],
-            "requests": [sum(c) for c in zip(*(o["requests"] for o in outputs))],
+            "cycle_seconds": [
+                max(c) for c in zip(*(o["cycle_seconds"] for o in outputs), strict=True)
+            ],
+            "cycle_cpu_seconds": [
+                sum(c) for c in zip(*(o["cycle_cpu_seconds"] for o in outputs), strict=True)
+            ],
+            "requests": [sum(c) for c in zip(*(o["requests"] for o in outputs), strict=True)],
             "executions_started": [
-                sum(c) for c in zip(*(o["executions_started"] for o in outputs))
+                sum(c) for c in zip(*(o["executions_started"] for o in outputs), strict=True)
             ],
             "peak_rss_mb": sum(o["peak_rss_mb"] for o in outputs),
         }

@@ -3,8 +3,9 @@
 CloudWatch bills a custom metric for every hour it receives data, so the per-queue ones
 cost in proportion to activity: a queue publishes them while it was active (waiting,
 busy or starting agents, or a scaling action) within the last hour, and only the four that
-the dashboard and the scaling story need (``QUEUE_METRICS``). The stack totals (no
-dimension, what the alarms watch) are published every cycle, over every queue.
+the dashboard needs to tell which queue waits and what its agents do (``QUEUE_METRICS``).
+The stack totals (no dimension, what the alarms and the dashboard's totals watch) are
+published every cycle, over every queue, ``StartingAgents`` among them.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from adoscale.counting import QueueCounts
 LOG = logging.getLogger(__name__)
 PUT_METRIC_DATA_LIMIT = 1000  # metric data items per request (CloudWatch's documented maximum)
 ACTIVE_WINDOW = timedelta(hours=1)  # per-queue metrics go on this long after the last activity
-# Per queue (dimension Queue): what waits, and the agents busy, idle and starting for it.
-QUEUE_METRICS = ("QueuedJobs", "BusyAgents", "IdleAgents", "StartingAgents")
+# Per queue (dimension Queue): what waits, and the agents busy and idle for it.
+QUEUE_METRICS = ("QueuedJobs", "BusyAgents", "IdleAgents")
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,7 @@ class QueueMetrics:
 def queue_metric_data(sample: QueueMetrics, when: datetime) -> list[dict[str, Any]]:
     dimensions = [{"Name": "Queue", "Value": sample.queue}]
     counts = sample.counts
-    values = {
-        "QueuedJobs": counts.queued,
-        "BusyAgents": counts.busy,
-        "IdleAgents": counts.idle,
-        "StartingAgents": counts.starting,
-    }
+    values = {"QueuedJobs": counts.queued, "BusyAgents": counts.busy, "IdleAgents": counts.idle}
     return [_datum(name, values[name], "Count", when, dimensions) for name in QUEUE_METRICS]
 
 
@@ -91,6 +87,7 @@ def stack_metric_data(
             "Seconds",
             when,
         ),
+        _datum("StartingAgents", sum(s.counts.starting for s in samples), "Count", when),
         _datum("AdoApiErrors", api_errors, "Count", when),
         _datum("InvalidQueueConfigs", invalid_configs, "Count", when),
     ]

@@ -614,15 +614,14 @@ def test_dashboard_finds_queues_with_search_expressions(stack: ProgramRun) -> No
     ]
     namespace = stack.setting("metricNamespace", "AdoAgentScaling")
     schema = namespace if namespace.isalnum() else f'"{namespace}"'
-    for metric in (
-        "QueuedJobs",
-        "BusyAgents",
-        "IdleAgents",
-        "StartingAgents",
-        "DesiredAgents",
-        "OldestQueuedJobAgeSeconds",
-    ):
-        assert f"SEARCH('{{{schema},Queue}} MetricName=\"{metric}\"', 'Maximum', 60)" in expressions
+    from adoscale.metrics import QUEUE_METRICS
+
+    # every per-queue metric the poller publishes has a widget, and no widget waits for
+    # a per-queue metric that is never published
+    assert sorted(
+        f"SEARCH('{{{schema},Queue}} MetricName=\"{metric}\"', 'Maximum', 60)"
+        for metric in QUEUE_METRICS
+    ) == sorted(expressions)
     alarm_widget = next(w for w in body["widgets"] if w["type"] == "alarm")
     assert len(alarm_widget["properties"]["alarms"]) == 7
 
