@@ -101,7 +101,7 @@ AWS_WORLD = textwrap.dedent(
         stack.client("dynamodb").put_item(TableName="queues", Item=to_attribute_map(
             {"queue": f"q{n:04d}", "pool": f"q{n:04d}", "max_agents": 10,
              "organization_url": urls[n % len(urls)]}))
-    env = dict(stack.env, ADOSCALE_MAX_WORKERS=os.environ.get("W", "100"), ADOSCALE_ADO_READ_TIMEOUT="10", ADOSCALE_ADO_CONNECT_TIMEOUT="3",
+    env = dict(stack.env, ADOSCALE_ADO_READ_TIMEOUT="10", ADOSCALE_ADO_CONNECT_TIMEOUT="3",
                AWS_ENDPOINT_URL=os.environ["AWS_ENDPOINT_URL"])
     print(json.dumps(env), flush=True)
     sys.stdin.read()

@@ -91,6 +91,7 @@ def build_poller(
     *,
     session: Any | None = None,
     clock: Callable[[], datetime] | None = None,
+    sharded: bool = True,
 ) -> PollerRuntime:
     """The poller and its collaborators; ``clock`` lets the local mode compress time."""
     clients = aws_clients(session, POLLER_SERVICES, settings.max_workers)
@@ -107,6 +108,7 @@ def build_poller(
         metrics=MetricsPublisher(clients["cloudwatch"], settings.metric_namespace),
         alerter=alerter,
         starter=ExecutionStarter(clients["stepfunctions"], settings.state_machine_arn),
+        sharded=sharded,
         scheduler=OrgScheduler(
             PaceStore(clients["dynamodb"], settings.state_table) if settings.state_table else None
         ),
