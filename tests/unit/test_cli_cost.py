@@ -50,8 +50,6 @@ def test_the_command_prints_the_model_with_the_overrides(queues, share, metric_p
     )
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)
-    from adoscale.simulate.cost import with_prices
-
     expected = monthly_cost(
         queues, Usage(active_share=share), with_prices({"custom_metric": metric_price})
     )
