@@ -107,7 +107,9 @@ def build_poller(
         connections=connections,
         metrics=MetricsPublisher(clients["cloudwatch"], settings.metric_namespace),
         alerter=alerter,
-        starter=ExecutionStarter(clients["stepfunctions"], settings.state_machine_arn),
+        starter=ExecutionStarter(
+            clients["stepfunctions"], settings.state_machine_arn, settings.express_state_machine_arn
+        ),
         sharded=sharded,
         scheduler=OrgScheduler(
             PaceStore(clients["dynamodb"], settings.state_table) if settings.state_table else None

@@ -88,20 +88,15 @@ class PaceStore:
 
     def load(self, orgs: Iterable[str]) -> dict[str, tuple[float, Pace]]:
         """``org -> (next due, pace)`` for the organisations that have an item."""
-        keys = [{"pk": {"S": PACE_PREFIX + org}} for org in sorted(set(orgs))]
         found: dict[str, tuple[float, Pace]] = {}
-        for start in range(0, len(keys), 100):  # BatchGetItem's limit
-            pending: dict[str, Any] = {
-                self._table: {"Keys": keys[start : start + 100], "ConsistentRead": True}
-            }
-            while pending:
-                answer = self._dynamodb.batch_get_item(RequestItems=pending)
-                for item in answer.get("Responses", {}).get(self._table, []):
-                    org = item["pk"]["S"][len(PACE_PREFIX) :]
-                    reason = item.get("reason", {}).get("S")
-                    pace = Pace(float(item["interval"]["N"]), reason)
-                    found[org] = (float(item["next_due"]["N"]), pace)
-                pending = answer.get("UnprocessedKeys") or {}
+        for org in sorted(set(orgs)):  # once per organisation and container
+            item = self._dynamodb.get_item(
+                TableName=self._table, Key={"pk": {"S": PACE_PREFIX + org}}, ConsistentRead=True
+            ).get("Item")
+            if item is not None:
+                reason = item.get("reason", {}).get("S")
+                pace = Pace(float(item["interval"]["N"]), reason)
+                found[org] = (float(item["next_due"]["N"]), pace)
         return found
 
     def save(self, org: str, next_due: float, pace: Pace) -> None:

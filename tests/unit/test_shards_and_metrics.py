@@ -161,3 +161,19 @@ def test_per_queue_data_is_the_published_set_and_totals_cover_every_queue():
     }
     assert totals["StartingAgents"] == 3
     assert totals["QueuedJobs"] == 2
+
+
+@pytest.mark.parametrize(
+    ("action", "express", "expected"),
+    [
+        ("scale_out", "arn:express", "arn:standard"),
+        ("scale_in", "arn:express", "arn:express"),
+        ("reap", "arn:express", "arn:express"),
+        ("scale_in", "", "arn:standard"),  # a stack without the Express machine
+    ],
+    ids=["scale-out-standard", "scale-in-express", "reap-express", "no-express"],
+)
+def test_scale_outs_run_on_standard_the_short_actions_on_express(action, express, expected):
+    from adoscale.executions import machine_for
+
+    assert machine_for(action, "arn:standard", express) == expected
