@@ -138,6 +138,7 @@ class Poller:
         self._sharded = sharded
         self._shards = ThreadPoolExecutor(SHARD_WORKERS, thread_name_prefix="shard")
         self._activity = QueueActivity()
+        self._last_pools: set[tuple[OrgKey, int]] = set()  # fetched last cycle
         self.only_organization: str | None = None  # one invocation per organisation
 
     def poll(self, *, act: bool = True) -> PollReport:
@@ -165,8 +166,10 @@ class _Cycle:
         self.headroom_requests: dict[OrgKey, Future[Headroom | None]] = {}
         self.pool_of: dict[str, tuple[OrgKey, int]] = {}
         self.lock = threading.Lock()
+        self.prefetched: dict[tuple[tuple[OrgKey, int], str], Future[Any]] = {}
 
     def run(self) -> PollReport:
+        self.prefetch()
         scan = self.p._store.scan()
         queues, invalid = usable_queues(scan.queues, self.p._settings.task_definitions)
         for error in [*scan.errors, *invalid]:
@@ -185,10 +188,36 @@ class _Cycle:
         tasks_listing.result()
         if self.act:
             self.publish_metrics(len(scan.errors) + len(invalid))
+        self.p._last_pools = set(self.pool_of.values())
         self.report.ado_requests = self.p._connections.requests_made() - self.requests_before
         if failures:
             raise failures[0]  # a bug, not an Azure DevOps failure: the handler reports it
         return self.report
+
+    def prefetch(self) -> None:
+        """While the table is scanned, fetch the pools the last cycle fetched (a queue
+        item rarely changes between cycles): the scan no longer delays the first request.
+        Only warm clients of due organisations; a pool no queue needs any more costs its
+        two requests once."""
+        wanted = self.p._last_pools
+        orgs = {org for org, _pool in wanted}
+        due = self.p._scheduler.due({org[0] for org in orgs}, self.now.timestamp())
+        for org, pool_id in sorted(wanted):
+            client = self.p._connections.existing(org)
+            if (
+                client is None
+                or org[0] not in due
+                or self.p.only_organization
+                not in (
+                    None,
+                    org[0],
+                )
+            ):
+                continue
+            for part in ("job_requests", "agents"):
+                self.prefetched[(org, pool_id), part] = self.p._executor.submit(
+                    getattr(client, part), pool_id
+                )
 
     def due_organisations(self, queues: Sequence[Queue]) -> dict[OrgKey, list[Queue]]:
         """Queues by organisation, for the organisations due this cycle (a slowed one is
@@ -278,9 +307,8 @@ class _Cycle:
             }
         )
         futures = {
-            (key, part): self.p._executor.submit(
-                getattr(self.p._connections.client(key[0]), part), key[1]
-            )
+            (key, part): self.prefetched.pop((key, part), None)
+            or self.p._executor.submit(getattr(self.p._connections.client(key[0]), part), key[1])
             for key in wanted
             for part in ("job_requests", "agents")
         }
