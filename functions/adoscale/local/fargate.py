@@ -1,10 +1,13 @@
 """The local stand-in for Fargate: each ECS task adoscale starts becomes a simulated agent.
 
 It watches the cluster in moto as ECS would run it: a new task boots for the scenario's
-boot delay, registers its agent in the simulated organisation with the queue's
-capabilities (``AZP_CAPABILITIES``), takes one job (the organisation's dispatcher assigns
-it), runs it for the job's duration, deregisters and exits, and its task stops. A
-placeholder-mode task (``AZP_PLACEHOLDER=1``) only registers an offline agent and exits.
+boot delay (its agent profile's, when the scenario names one), registers its agent in the
+simulated organisation with the queue's capabilities (``AZP_CAPABILITIES``), takes one job
+(the organisation's dispatcher assigns it), runs it for the job's duration, deregisters and
+exits, and its task stops. A reusable
+agent (``AZP_MAX_JOBS=N``, as start.sh reads it) stays after each job but the N-th, idle
+and online, for the service to hand it the next one. A placeholder-mode task
+(``AZP_PLACEHOLDER=1``) only registers an offline agent and exits.
 
 A task the control plane stops is a container killed: an idle agent goes offline (the
 reaper cleans it up); a busy agent's job is cancelled, and that is recorded as a busy
@@ -56,6 +59,7 @@ class SimAgent:
     job_ends: float | None = None
     stopped_at: float | None = None
     jobs_run: int = 0
+    max_jobs: int = 1  # AZP_MAX_JOBS: jobs before the container exits
 
     @property
     def alive(self) -> bool:
@@ -100,8 +104,8 @@ class LocalFargate:
         self._clock = clock
         self._queues = dict(queues)
         rng = random.Random(seed)  # noqa: S311 - reproducible simulation, not a secret
-        low, high = organisation.scenario.boot_delay
-        self._boot_delay = boot_delay or (lambda: low if low == high else rng.uniform(low, high))
+        self._rng = rng
+        self._boot_delay = boot_delay
         self.agents: dict[str, SimAgent] = {}
         self.stats = FargateStats()
 
@@ -182,8 +186,17 @@ class LocalFargate:
             capabilities=capabilities,
             placeholder=placeholder,
             launched_at=now,
-            boot_at=now + self._boot_delay(),
+            boot_at=now + self._boot_delay_of(queue.agent_profile if queue else "default"),
+            max_jobs=_max_jobs(environment.get("AZP_MAX_JOBS")),
         )
+
+    def _boot_delay_of(self, profile: str) -> float:
+        """The profile's start-up from the scenario (an ec2 profile's includes its instance)."""
+        if self._boot_delay is not None:
+            return self._boot_delay()
+        scenario = self._org.scenario
+        low, high = scenario.profiles.get(profile, scenario.boot_delay)
+        return low if low == high else self._rng.uniform(low, high)
 
     def _exit(self, agent: SimAgent, now: float, why: str) -> None:
         """The container exits: its task stops (what ECS reports after an essential exit)."""
@@ -214,6 +227,14 @@ class LocalFargate:
                 agent.job_ends = now + self._org.duration_of(agent.job_id)
                 self._quietly(ado.start_job, agent.job_id)
         elif agent.state == RUNNING and agent.job_ends is not None and now >= agent.job_ends:
+            if agent.jobs_run + 1 < agent.max_jobs:
+                # a reusable agent: the job ends, start.sh cleans the work directory and runs
+                # run.sh --once again under the same registration
+                self._quietly(ado.finish_job, agent.job_id, "succeeded")
+                agent.jobs_run += 1
+                agent.state, agent.job_id, agent.job_ends = IDLE, None, None
+                self._advance(agent, now)  # the dispatcher may have handed it the next job
+                return
             # run.sh --once: the listener ends with the job, so the service never hands this
             # agent a second job; then start.sh deregisters it (config.sh remove)
             if agent.agent_id is not None:
@@ -222,7 +243,7 @@ class LocalFargate:
             agent.jobs_run += 1
             if agent.agent_id is not None:
                 self._quietly(ado.remove_agent, agent.agent_id)
-            self._exit(agent, now, "ran its one job")
+            self._exit(agent, now, "ran its last job" if agent.max_jobs > 1 else "ran its one job")
 
     def _register(self, agent: SimAgent, now: float) -> None:
         """``config.sh --replace`` (+ ``run.sh --once`` unless placeholder)."""
@@ -285,6 +306,13 @@ def _environment(raw: Mapping[str, Any]) -> dict[str, str]:
             if "name" in pair:
                 environment[pair["name"]] = str(pair.get("value", ""))
     return environment
+
+
+def _max_jobs(text: str | None) -> int:
+    """AZP_MAX_JOBS as start.sh takes it: a whole number 1..1000, else one job."""
+    if text is None or not text.isdigit() or not 1 <= int(text) <= 1000:
+        return 1
+    return int(text)
 
 
 def _capabilities(text: str | None, queue: Queue | None) -> dict[str, str]:

@@ -17,7 +17,13 @@ import click
 
 from adoscale.exceptions import AdoError, InputError
 from adoscale.simulate.generate import KINDS, Shape, generate
-from adoscale.simulate.params import POLL_INTERVAL_S, AgentPrices, SimParams, StartupTime
+from adoscale.simulate.params import (
+    POLL_INTERVAL_S,
+    STARTUP_BY_CAPACITY,
+    AgentPrices,
+    SimParams,
+    StartupTime,
+)
 from adoscale.simulate.policies import POLICIES
 from adoscale.simulate.report import (
     comparison_json,
@@ -27,6 +33,13 @@ from adoscale.simulate.report import (
     recommendation,
     sweep_json,
     sweep_table,
+)
+from adoscale.simulate.reuse import (
+    DEFAULT_MAX_JOBS_VALUES,
+    DEFAULT_REUSE_IDLE_VALUES,
+    reuse_json,
+    reuse_sweep,
+    reuse_table,
 )
 from adoscale.simulate.runner import DEFAULT_BUDGET, compare, sweep
 from adoscale.simulate.trace import BUNDLED, Trace, load_trace, to_csv
@@ -95,8 +108,23 @@ def _whole_list(option: str, text: str, low: int, high: int) -> list[int]:
     help="Azure DevOps organisation URL for --from-ado (PAT from ADOSCALE_PAT).",
 )
 @click.option("--save-trace", type=click.Path(dir_okay=False), help="Write the trace as CSV.")
-@click.option("--startup-median", type=click.FloatRange(min=1), default=60.0, show_default=True)
-@click.option("--startup-sigma", type=click.FloatRange(min=0), default=0.25, show_default=True)
+@click.option(
+    "--capacity",
+    type=click.Choice(tuple(STARTUP_BY_CAPACITY)),
+    default="fargate",
+    show_default=True,
+    help="The agent profile's capacity: sets the start-up defaults (ec2 includes instance boot).",
+)
+@click.option(
+    "--startup-median",
+    type=click.FloatRange(min=1),
+    help="Seconds from RunTask to a registered agent [default: 60 fargate, 210 ec2].",
+)
+@click.option(
+    "--startup-sigma",
+    type=click.FloatRange(min=0),
+    help="Lognormal shape of the start-up time [default: 0.25 fargate, 0.3 ec2].",
+)
 @click.option(
     "--poll-interval", type=click.FloatRange(min=1), default=POLL_INTERVAL_S, show_default=True
 )
@@ -109,6 +137,21 @@ def _whole_list(option: str, text: str, low: int, high: int) -> list[int]:
     help="Minutes.",
 )
 @click.option("--max-agents", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option(
+    "--max-jobs-per-agent",
+    type=click.IntRange(1, 1000),
+    default=1,
+    show_default=True,
+    help="Jobs one agent runs before it leaves (the queue's max_jobs_per_agent); above 1 an"
+    " agent waits --idle-timeout minutes for its next job.",
+)
+@click.option(
+    "--warm-speedup",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="A job on a reused agent takes this share of its duration (warm caches).",
+)
 @click.option(
     "--capabilities", help='The queue\'s C1 capabilities as JSON, e.g. \'{"docker": ""}\'.'
 )
@@ -137,8 +180,25 @@ def _whole_list(option: str, text: str, low: int, high: int) -> list[int]:
     help="Comma-separated policies to compare.",
 )
 @click.option("--sweep", "do_sweep", is_flag=True, help="Sweep standby x idle timeout instead.")
+@click.option(
+    "--sweep-reuse",
+    "do_reuse_sweep",
+    is_flag=True,
+    help="Sweep jobs per agent x idle time instead, beside the peers.",
+)
 @click.option("--standby-values", default=DEFAULT_STANDBY_VALUES, show_default=True)
-@click.option("--idle-values", default=DEFAULT_IDLE_VALUES, show_default=True)
+@click.option(
+    "--idle-values",
+    default=None,
+    show_default=f"{DEFAULT_IDLE_VALUES}; with --sweep-reuse "
+    + ",".join(map(str, DEFAULT_REUSE_IDLE_VALUES)),
+)
+@click.option(
+    "--max-jobs-values",
+    default=",".join(map(str, DEFAULT_MAX_JOBS_VALUES)),
+    show_default=True,
+    help="--sweep-reuse: jobs-per-agent values.",
+)
 @click.option(
     "--budget",
     type=click.FloatRange(min=0.01),
@@ -159,8 +219,12 @@ def simulate(**options: Any) -> None:
     params = _params(options)
     if options["save_trace"]:
         Path(options["save_trace"]).write_text(to_csv(trace), encoding="utf-8")
+    if options["do_sweep"] and options["do_reuse_sweep"]:
+        raise SimulateInputError(["give one of --sweep and --sweep-reuse"])
     if options["do_sweep"]:
         _run_sweep(trace, params, options)
+    elif options["do_reuse_sweep"]:
+        _run_reuse_sweep(trace, params, options)
     else:
         _run_comparison(trace, params, options)
 
@@ -222,6 +286,15 @@ def _history(options: dict[str, Any]) -> Trace:
     return history.trace
 
 
+def _startup(options: dict[str, Any]) -> StartupTime:
+    """The capacity's start-up distribution, with what the options override."""
+    base = STARTUP_BY_CAPACITY[options["capacity"]]
+    median, sigma = options["startup_median"], options["startup_sigma"]
+    return StartupTime(
+        base.median_s if median is None else median, base.sigma if sigma is None else sigma
+    )
+
+
 def _params(options: dict[str, Any]) -> SimParams:
     capabilities = None
     if options["capabilities"] is not None:
@@ -235,7 +308,7 @@ def _params(options: dict[str, Any]) -> SimParams:
             raise SimulateInputError(["--capabilities: expected an object of strings"])
     try:
         return SimParams(
-            startup=StartupTime(options["startup_median"], options["startup_sigma"]),
+            startup=_startup(options),
             poll_interval_s=options["poll_interval"],
             standby_agents=options["standby"],
             idle_timeout_minutes=options["idle_timeout"],
@@ -245,6 +318,8 @@ def _params(options: dict[str, Any]) -> SimParams:
             teardown_s=options["teardown"],
             fast_path_delay_s=options["fast_path"],
             unique_executions=options["unique_executions"],
+            max_jobs_per_agent=options["max_jobs_per_agent"],
+            warm_speedup=options["warm_speedup"],
             seed=options["seed"],
             prices=AgentPrices(
                 vcpu=options["vcpu"],
@@ -276,7 +351,7 @@ def _run_comparison(trace: Trace, params: SimParams, options: dict[str, Any]) ->
 
 def _run_sweep(trace: Trace, params: SimParams, options: dict[str, Any]) -> None:
     standby = _whole_list("--standby-values", options["standby_values"], 0, params.max_agents)
-    idle = _whole_list("--idle-values", options["idle_values"], 1, 1440)
+    idle = _whole_list("--idle-values", options["idle_values"] or DEFAULT_IDLE_VALUES, 1, 1440)
     result = sweep(trace, params, standby, idle, budget=options["budget"])
     click.echo(f"sweep of adoscale on `{trace.name}` ({len(result.points)} settings)")
     click.echo("")
@@ -284,6 +359,24 @@ def _run_sweep(trace: Trace, params: SimParams, options: dict[str, Any]) -> None
     click.echo("")
     click.echo(recommendation(result))
     _write_outputs(options, sweep_json(result), lambda path: _plot("sweep", result, path))
+
+
+def _run_reuse_sweep(trace: Trace, params: SimParams, options: dict[str, Any]) -> None:
+    if options["png"]:
+        raise SimulateInputError(["--png: not available with --sweep-reuse (use --json)"])
+    jobs = _whole_list("--max-jobs-values", options["max_jobs_values"], 1, 1000)
+    default_idle = ",".join(map(str, DEFAULT_REUSE_IDLE_VALUES))
+    idle = _whole_list("--idle-values", options["idle_values"] or default_idle, 1, 1440)
+    result = reuse_sweep(trace, params, jobs, idle)
+    if not result.jobs:
+        raise SimulateInputError(["trace: no job's demands are met by --capabilities"])
+    click.echo(
+        f"reuse sweep of adoscale on `{trace.name}` ({result.jobs} jobs, warm speed-up"
+        f" {params.warm_speedup:g}, start-up {params.startup.describe()})"
+    )
+    click.echo("")
+    click.echo(reuse_table(result))
+    _write_outputs(options, reuse_json(result), lambda path: None)
 
 
 def _write_outputs(options: dict[str, Any], document: Any, plot: Callable[[Path], None]) -> None:
