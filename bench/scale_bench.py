@@ -37,6 +37,7 @@ QUEUES = 1000
 LATENCY_SECONDS = 0.1
 WARM_CYCLES = 4
 RATE_LIMIT = 200_000  # per organisation and window: high enough never to slow the bench
+PROCESS_WORKERS = 20  # request workers per organisation when each is its own invocation
 ADO_PROCESSES = 4  # the organisations are separate services: not all behind one GIL
 ROOT = Path(__file__).resolve().parent.parent
 CREDENTIALS = {
@@ -249,6 +250,8 @@ def measure(mode: str, orgs: int = ORGS, queues: int = QUEUES) -> dict[str, Any]
         aws = _child(AWS_WORLD, str(queues), json.dumps(urls), str(ROOT), PAT)
         assert aws.stdout is not None
         env = _python_env(json.loads(aws.stdout.readline()))
+        if mode == "processes":  # 20 x 100 connections at once overrun the one moto server
+            env["ADOSCALE_MAX_WORKERS"] = str(PROCESS_WORKERS)
         began = time.perf_counter()
         shards = [""] if mode == "threads" else urls
         runs = [
@@ -298,7 +301,10 @@ def measure(mode: str, orgs: int = ORGS, queues: int = QUEUES) -> dict[str, Any]
 
 def run() -> dict[str, Any]:
     threads = measure("threads")
-    processes = measure("processes")
+    try:
+        processes = measure("processes")
+    except Exception as error:  # noqa: BLE001 - keep the shipped mode's figures
+        processes = {"error": f"{type(error).__name__}: {error}", "warm_cycle_seconds_median": None}
     budget = 2 * QUEUES + ORGS
     return {
         "orgs": ORGS,
