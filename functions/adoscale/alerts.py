@@ -99,6 +99,8 @@ class Alerter:
         queue: str | None,
         message: str,
         detail: Mapping[str, Any] | None = None,
+        *,
+        scope: str | None = None,
     ) -> bool:
         """True when sent; False when deduplicated or SNS failed (logged either way).
 
@@ -106,9 +108,11 @@ class Alerter:
         container instead and the alert still goes out; when SNS fails, the alert is
         logged in full, counted as not sent, and tried again by the next caller. Both
         are kept as faults for the poller to report (``drain_faults``).
+
+        ``scope`` deduplicates a stack alert per thing it concerns (an organisation).
         """
         now = self._clock()
-        key = f"{kind}#{queue or STACK_SCOPE}"
+        key = f"{kind}#{queue or STACK_SCOPE}" + (f"#{scope}" if scope else "")
         body = self._redactor.scrub(
             alert_body(kind, queue, message, detail, datetime.fromtimestamp(now, UTC))
         )

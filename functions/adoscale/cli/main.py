@@ -21,6 +21,7 @@ from adoscale.cli.context import (
     CommandFailedError,
     describe_aws_error,
 )
+from adoscale.cli.cost import cost
 from adoscale.cli.queues import queues
 from adoscale.cli.status import status
 from adoscale.cli.terminal import printable
@@ -88,6 +89,7 @@ def cli(
 
 cli.add_command(queues)
 cli.add_command(status)
+cli.add_command(cost)
 
 
 @cli.command()

@@ -230,7 +230,8 @@ def _find_state_machine(sfn: Any, notes: list[str]) -> str | None:
         machine
         for page in sfn.get_paginator("list_state_machines").paginate()
         for machine in page.get("stateMachines", [])
-        if "adoscale" in machine.get("name", "").lower()
+        # the Express machine (scale-ins, reaps) cannot list its executions
+        if "adoscale" in machine.get("name", "").lower() and machine.get("type") != "EXPRESS"
     ]
     if len(machines) == 1:
         return machines[0]["stateMachineArn"]
