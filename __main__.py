@@ -166,6 +166,7 @@ poller = ScheduledPoller(
         resources=resources,
         state_machine_arn=workflow.arn,
         state_machine_name=workflow.state_machine_name,
+        express_state_machine_arn=workflow.express_arn,
         code=code,
         code_hash=archive.sha256_base64,
         schedule=config.poll_schedule,
@@ -202,5 +203,6 @@ pulumi.export("cluster_name", cluster.cluster_name)
 pulumi.export("task_definition_arns", cluster.task_definition_arns)
 pulumi.export("pat_secret_arn", pat.arn)
 pulumi.export("state_machine_arn", workflow.arn)
+pulumi.export("express_state_machine_arn", workflow.express_arn)
 pulumi.export("poller_function_name", poller.function_name)
 pulumi.export("dashboard_url", monitoring.dashboard_url)

@@ -17,17 +17,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+# The per-queue metrics the poller publishes (``adoscale.metrics.QUEUE_METRICS``), only for
+# queues active within the last hour: a quiet queue drops off these widgets.
 PER_QUEUE_WIDGETS = (
-    ("Waiting jobs per queue", ("QueuedJobs",), "Maximum"),
-    (
-        "Agents per queue: busy, idle, starting",
-        ("BusyAgents", "IdleAgents", "StartingAgents"),
-        "Maximum",
-    ),
-    ("Desired agents per queue", ("DesiredAgents",), "Maximum"),
-    ("Oldest waiting job per queue (s)", ("OldestQueuedJobAgeSeconds",), "Maximum"),
-    ("Offline agents per queue", ("OfflineAgents",), "Maximum"),
-    ("Running jobs per queue", ("RunningJobs",), "Maximum"),
+    ("Waiting jobs per queue (active queues)", ("QueuedJobs",), "Maximum"),
+    ("Agents per queue: busy, idle (active queues)", ("BusyAgents", "IdleAgents"), "Maximum"),
 )
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9_./-]+$")
 
@@ -218,8 +212,8 @@ def dashboard_body(
             "width": 24,
             "height": 2,
             "properties": {
-                "markdown": "## adoscale\nPer-queue widgets use SEARCH: queues added to the "
-                "table appear after their first poll."
+                "markdown": "## adoscale\nPer-queue widgets use SEARCH and show the queues "
+                "active within the last hour (only those publish per-queue metrics)."
             },
         },
         {
@@ -259,6 +253,8 @@ def dashboard_body(
                 region,
                 [
                     [namespace, "QueuedJobs", {"stat": "Maximum"}],
+                    [namespace, "StartingAgents", {"stat": "Maximum"}],
+                    [namespace, "OldestQueuedJobAgeSeconds", {"stat": "Maximum"}],
                     [namespace, "AdoApiErrors", {"stat": "Sum"}],
                     [namespace, "InvalidQueueConfigs", {"stat": "Maximum"}],
                     [namespace, "AdoRateLimitRemaining", {"stat": "Minimum", "yAxis": "right"}],

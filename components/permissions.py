@@ -179,6 +179,7 @@ def poller_statements(
     resources: RuntimeResources,
     state_machine_arn: pulumi.Input[str],
     state_machine_name: pulumi.Input[str],
+    express_state_machine_arn: pulumi.Input[str] | None = None,
 ) -> list[iam.Statement]:
     """The poller: read queues, report metrics, watch ECS, start scaling executions, alert."""
     r = resources
@@ -196,7 +197,10 @@ def poller_statements(
             condition={"StringEquals": {"cloudwatch:namespace": r.metric_namespace}},
         ),
     )
-    grants.add("start", iam.allow(["states:StartExecution"], [state_machine_arn]))
+    machines = [state_machine_arn]
+    if express_state_machine_arn is not None:
+        machines.append(express_state_machine_arn)
+    grants.add("start", iam.allow(["states:StartExecution"], machines))
     grants.add(
         "describe",
         iam.allow(
@@ -243,10 +247,14 @@ def step_environment(
 
 
 def poller_environment(
-    resources: RuntimeResources, state_machine_arn: pulumi.Input[str]
+    resources: RuntimeResources,
+    state_machine_arn: pulumi.Input[str],
+    express_state_machine_arn: pulumi.Input[str] | None = None,
 ) -> dict[str, pulumi.Input[str]]:
     """Contract C2 in full: the poller validates queue items against every profile."""
     env = step_environment(steps.NEEDS, resources)
     env["ADOSCALE_METRIC_NAMESPACE"] = resources.metric_namespace
     env["ADOSCALE_STATE_MACHINE_ARN"] = state_machine_arn
+    if express_state_machine_arn is not None:
+        env["ADOSCALE_EXPRESS_STATE_MACHINE_ARN"] = express_state_machine_arn
     return env

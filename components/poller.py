@@ -36,6 +36,7 @@ class PollerArgs:
     log_retention_days: int
     tracing: bool
     tags: Mapping[str, str]
+    express_state_machine_arn: pulumi.Input[str] | None = None  # scale-ins and reaps
 
 
 COMPONENT_TYPE = "adoscale:poller:ScheduledPoller"
@@ -69,12 +70,17 @@ class ScheduledPoller(pulumi.ComponentResource):
                 code=args.code,
                 code_hash=args.code_hash,
                 environment={
-                    **poller_environment(resources, args.state_machine_arn),
+                    **poller_environment(
+                        resources, args.state_machine_arn, args.express_state_machine_arn
+                    ),
                     "ADOSCALE_POLL_INTERVAL_SECONDS": str(args.poll_interval_seconds),
                     "ADOSCALE_POLL_LINGER_SECONDS": str(args.poll_linger_seconds),
                 },
                 statements=poller_statements(
-                    resources, args.state_machine_arn, args.state_machine_name
+                    resources,
+                    args.state_machine_arn,
+                    args.state_machine_name,
+                    args.express_state_machine_arn,
                 ),
                 log_group_name=args.log_group_name,
                 log_retention_days=args.log_retention_days,

@@ -53,7 +53,9 @@ class WorkflowArgs:
 class Workflow(pulumi.ComponentResource):
     functions: dict[str, ScopedFunction]
     state_machine: aws.sfn.StateMachine
+    express_state_machine: aws.sfn.StateMachine
     arn: pulumi.Output[str]
+    express_arn: pulumi.Output[str]
     state_machine_name: pulumi.Output[str]
 
     def __init__(
@@ -130,6 +132,27 @@ class Workflow(pulumi.ComponentResource):
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
+        # The same definition as Express, for scale-ins and reaps: their runs are short
+        # (the confirm wait, a few steps), so per-execution and duration billing costs a
+        # tenth of their state transitions; scale-outs stay Standard (their boot wait may
+        # outlast Express' 5 minutes).
+        self.express_state_machine = aws.sfn.StateMachine(
+            f"{name}-express-state-machine",
+            type="EXPRESS",
+            role_arn=role.arn,
+            definition=definition,
+            logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
+                log_destination=pulumi.Output.concat(log_group.arn, ":*"),
+                include_execution_data=False,
+                level="ERROR",
+            ),
+            tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(
+                enabled=args.tracing
+            ),
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
         self.arn = self.state_machine.arn
+        self.express_arn = self.express_state_machine.arn
         self.state_machine_name = self.state_machine.name
-        self.register_outputs({"arn": self.arn})
+        self.register_outputs({"arn": self.arn, "express_arn": self.express_arn})

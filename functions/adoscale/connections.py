@@ -55,6 +55,16 @@ class AdoConnections:
                 )
             return self._clients[key]
 
+    def existing(self, key: tuple[str, str]) -> AdoClient | None:
+        """The organisation's client if one was built; never reads a secret."""
+        with self._lock:
+            return self._clients.get(key)
+
+    def requests_to(self, key: tuple[str, str]) -> int:
+        """Requests sent to one organisation so far by its current client."""
+        client = self.existing(key)
+        return client.requests_made if client is not None else 0
+
     def forget(self, key: tuple[str, str]) -> None:
         """After an auth failure: the next cycle re-reads the secret (it may have rotated)."""
         with self._lock:

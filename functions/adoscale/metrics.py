@@ -1,18 +1,30 @@
-"""Contract C3: per-queue and stack metrics, batched into as few PutMetricData calls as fit."""
+"""Per-queue and stack metrics, batched into as few PutMetricData calls as fit.
+
+CloudWatch bills a custom metric for every hour it receives data, so the per-queue ones
+cost in proportion to activity: a queue publishes them while it was active (waiting,
+busy or starting agents, or a scaling action) within the last hour, and only the four that
+the dashboard needs to tell which queue waits and what its agents do (``QUEUE_METRICS``).
+The stack totals (no dimension, what the alarms and the dashboard's totals watch) are
+published every cycle, over every queue, ``StartingAgents`` among them.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from adoscale.counting import QueueCounts
 
 LOG = logging.getLogger(__name__)
 PUT_METRIC_DATA_LIMIT = 1000  # metric data items per request (CloudWatch's documented maximum)
+ACTIVE_WINDOW = timedelta(hours=1)  # per-queue metrics go on this long after the last activity
+# Per queue (dimension Queue): what waits, and the agents busy and idle for it.
+QUEUE_METRICS = ("QueuedJobs", "BusyAgents", "IdleAgents")
 
 
 @dataclass(frozen=True)
@@ -27,17 +39,35 @@ class QueueMetrics:
 def queue_metric_data(sample: QueueMetrics, when: datetime) -> list[dict[str, Any]]:
     dimensions = [{"Name": "Queue", "Value": sample.queue}]
     counts = sample.counts
-    values = {
-        "QueuedJobs": (counts.queued, "Count"),
-        "RunningJobs": (counts.running, "Count"),
-        "IdleAgents": (counts.idle, "Count"),
-        "BusyAgents": (counts.busy, "Count"),
-        "OfflineAgents": (counts.offline, "Count"),
-        "StartingAgents": (counts.starting, "Count"),
-        "DesiredAgents": (sample.desired, "Count"),
-        "OldestQueuedJobAgeSeconds": (counts.oldest_queued_age_seconds, "Seconds"),
-    }
-    return [_datum(name, value, unit, when, dimensions) for name, (value, unit) in values.items()]
+    values = {"QueuedJobs": counts.queued, "BusyAgents": counts.busy, "IdleAgents": counts.idle}
+    return [_datum(name, values[name], "Count", when, dimensions) for name in QUEUE_METRICS]
+
+
+def is_active(sample: QueueMetrics) -> bool:
+    """Anything worth a per-queue graph: waiting, busy or starting, or agents to retire."""
+    counts = sample.counts
+    return bool(counts.queued or counts.busy or counts.starting or sample.desired != counts.idle)
+
+
+class QueueActivity:
+    """When each queue was last active, kept by the warm container (a cold start forgets
+    it: a queue quiet since then publishes again at its next activity)."""
+
+    def __init__(self, window: timedelta = ACTIVE_WINDOW) -> None:
+        self._window = window
+        self._last: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def update(self, samples: Sequence[QueueMetrics], now: datetime) -> set[str]:
+        """Record this cycle; the queues whose per-queue metrics to publish."""
+        with self._lock:
+            for sample in samples:
+                if is_active(sample):
+                    self._last[sample.queue] = now
+            present = {sample.queue for sample in samples}
+            recent = {q for q, last in self._last.items() if now - last <= self._window}
+            self._last = {q: t for q, t in self._last.items() if q in recent}
+        return recent & present
 
 
 def stack_metric_data(
@@ -57,12 +87,18 @@ def stack_metric_data(
             "Seconds",
             when,
         ),
+        _datum("StartingAgents", sum(s.counts.starting for s in samples), "Count", when),
         _datum("AdoApiErrors", api_errors, "Count", when),
         _datum("InvalidQueueConfigs", invalid_configs, "Count", when),
     ]
     if rate_limit_remaining is not None:
         data.append(_datum("AdoRateLimitRemaining", rate_limit_remaining, "None", when))
     return data
+
+
+def alerts_not_sent_datum(count: int, when: datetime) -> dict[str, Any]:
+    """Stack-level ``AlertsNotSent``: alerts SNS refused this cycle (each is in the log)."""
+    return _datum("AlertsNotSent", count, "Count", when)
 
 
 def _datum(

@@ -8,6 +8,7 @@ failing Azure DevOps call becomes an entry in ``errors`` and an alert, never an 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,19 +23,32 @@ from adoscale.counting import QueueCounts, assign_waiting_jobs, count_queue
 from adoscale.ecs import AgentTasks
 from adoscale.exceptions import AdoAuthError, AdoError, QueueConfigError
 from adoscale.executions import STARTED, ExecutionStarter
-from adoscale.metrics import MetricsPublisher, QueueMetrics, queue_metric_data, stack_metric_data
+from adoscale.faults import ALERT_TOPIC, QUEUE_TABLE, LastGood, fault
+from adoscale.metrics import (
+    MetricsPublisher,
+    QueueActivity,
+    QueueMetrics,
+    alerts_not_sent_datum,
+    queue_metric_data,
+    stack_metric_data,
+)
 from adoscale.models import Agent, AgentTask, Headroom, JobRequest
 from adoscale.naming import poll_slot
 from adoscale.policy import NONE, Decision, allocate_headroom, decide, launches_wanted, needs_reap
 from adoscale.redact import Redactor
 from adoscale.schema import Queue
 from adoscale.settings import Settings
-from adoscale.store import QueueStore
+from adoscale.shards import OrgScheduler
+from adoscale.store import QueueStore, ScanResult
 from adoscale.workflow.request import ScalingRequest
 
 LOG = logging.getLogger(__name__)
 STACK = "-"
 REAP = Action.REAP
+# How long a warm container keeps scaling on the queue items it last read while the
+# queue table cannot be read (throttled, unreachable): a blip, not an outage.
+STALE_QUEUES_LIMIT = timedelta(minutes=5)
+SHARD_WORKERS = 32  # organisations polled at the same time
 
 OrgKey = tuple[str, str]
 
@@ -108,6 +122,8 @@ class Poller:
         alerter: Alerter,
         starter: ExecutionStarter | None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        scheduler: OrgScheduler | None = None,
+        sharded: bool = True,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -120,12 +136,33 @@ class Poller:
         self._headroom_unknown_logged: set[str] = set()
         self._orgs_launching: set[OrgKey] = set()
         self.last_report: PollReport | None = None
+        self._last_scan: LastGood[ScanResult] = LastGood(STALE_QUEUES_LIMIT)
         # Kept for the container's life: threads are not re-created every minute.
         self._executor = ThreadPoolExecutor(settings.max_workers, thread_name_prefix="poll")
+        # One shard per organisation (``adoscale.shards``), all at once; with
+        # ``sharded=False`` the organisations go through one pipeline together.
+        self._scheduler = scheduler or OrgScheduler()
+        self._sharded = sharded
+        self._shards = ThreadPoolExecutor(SHARD_WORKERS, thread_name_prefix="shard")
+        self._activity = QueueActivity()
+        self._last_pools: set[tuple[OrgKey, int]] = set()  # fetched last cycle
+        self.only_organization: str | None = None  # one invocation per organisation
 
     def poll(self, *, act: bool = True) -> PollReport:
-        """One cycle. With ``act=False`` nothing is started, published or alerted."""
-        self.last_report = _Cycle(self, act).run()
+        """One cycle. With ``act=False`` nothing is started, published or alerted.
+
+        Never raises: a failure nobody foresaw is this cycle's ``internal_error`` (logged
+        with its traceback, alerted), and the next cycle starts afresh.
+        """
+        try:
+            self.last_report = _Cycle(self, act).run()
+        except Exception as error:  # a result and an alert, not a dead Lambda
+            LOG.exception("poll cycle failed")
+            message = Redactor(self._connections.known_secrets()).text(repr(error))
+            failure = PollError(STACK, "internal_error", f"poll cycle failed: {message}")
+            self.last_report = PollReport(errors=[failure])
+            if act:
+                self._alert(failure)
         return self.last_report
 
     # Used by _Cycle; kept here so the collaborators stay private to the Poller.
@@ -146,9 +183,13 @@ class _Cycle:
         self.requests_before = poller._connections.requests_made()
         self.ado_errors = 0
         self.headroom_requests: dict[OrgKey, Future[Headroom | None]] = {}
+        self.pool_of: dict[str, tuple[OrgKey, int]] = {}
+        self.lock = threading.Lock()
+        self.prefetched: dict[tuple[tuple[OrgKey, int], str], Future[Any]] = {}
 
     def run(self) -> PollReport:
-        scan = self.p._store.scan()
+        self.prefetch()
+        scan = self.read_queues()
         queues, invalid = usable_queues(scan.queues, self.p._settings.task_definitions)
         for error in [*scan.errors, *invalid]:
             self.fail(
@@ -156,19 +197,129 @@ class _Cycle:
                 {"fields": error.errors},
             )
         tasks_listing = self.p._executor.submit(self.list_tasks)  # alongside the ADO calls
+        by_org = self.due_organisations(queues)
+        if self.p._sharded:
+            shards = [[(org, org_queues)] for org, org_queues in by_org.items()]
+        else:
+            shards = [list(by_org.items())] if by_org else []
+        running = [self.p._shards.submit(self.run_shard, shard, tasks_listing) for shard in shards]
+        failures = [failed for shard in running if (failed := shard.exception()) is not None]
+        tasks_listing.result()
+        if self.act:
+            self.publish_metrics(len(scan.errors) + len(invalid))
+            self.report_alert_path()
+        self.p._last_pools = set(self.pool_of.values())
+        self.report.ado_requests = self.p._connections.requests_made() - self.requests_before
+        if failures:
+            raise failures[0]  # a bug, not an Azure DevOps failure: the handler reports it
+        return self.report
+
+    def prefetch(self) -> None:
+        """While the table is scanned, fetch the pools the last cycle fetched (a queue
+        item rarely changes between cycles): the scan no longer delays the first request.
+        Only warm clients of due organisations; a pool no queue needs any more costs its
+        two requests once."""
+        wanted = self.p._last_pools
+        orgs = {org for org, _pool in wanted}
+        due = self.p._scheduler.due({org[0] for org in orgs}, self.now.timestamp())
+        for org, pool_id in sorted(wanted):
+            client = self.p._connections.existing(org)
+            if (
+                client is None
+                or org[0] not in due
+                or self.p.only_organization
+                not in (
+                    None,
+                    org[0],
+                )
+            ):
+                continue
+            for part in ("job_requests", "agents"):
+                self.prefetched[(org, pool_id), part] = self.p._executor.submit(
+                    getattr(client, part), pool_id
+                )
+
+    def due_organisations(self, queues: Sequence[Queue]) -> dict[OrgKey, list[Queue]]:
+        """Queues by organisation, for the organisations due this cycle (a slowed one is
+        left out until its pace says otherwise)."""
+        by_org: dict[OrgKey, list[Queue]] = defaultdict(list)
+        for queue in queues:
+            key = self.p._connections.key(queue)
+            if self.p.only_organization is None or key[0] == self.p.only_organization:
+                by_org[key].append(queue)
+        due = self.p._scheduler.due({org[0] for org in by_org}, self.now.timestamp())
+        skipped = sorted(org[0] for org in by_org if org[0] not in due)
+        if skipped:
+            LOG.info("not due this cycle (slowed by their rate limits): %s", ", ".join(skipped))
+        return {org: by_org[org] for org in sorted(by_org) if org[0] in due}
+
+    def run_shard(
+        self,
+        shard: Sequence[tuple[OrgKey, list[Queue]]],
+        tasks_listing: Future[tuple[dict[str, list[AgentTask]], bool]],
+    ) -> None:
+        """One pipeline: fetch, count, decide, start; organisations of other shards go on
+        meanwhile, so one slow organisation delays only itself."""
+        queues = [queue for _org, org_queues in shard for queue in org_queues]
+        before = {org: self.p._connections.requests_to(org) for org, _queues in shard}
         pools = self.fetch_pools(queues)
         tasks, tasks_known = tasks_listing.result()
         counted = self.count(queues, pools, tasks)
         self.decide(counted, tasks_known)
         if self.act:
-            invalid_count = len(scan.errors) + len(invalid)
-            publishing = self.p._executor.submit(self.publish_metrics, invalid_count)
-            self.start_executions()
-            publishing.result()
-        self.report.ado_requests = self.p._connections.requests_made() - self.requests_before
-        return self.report
+            self.start_executions({queue.queue for queue in queues})
+        for org, org_queues in shard:
+            self.observe_pace(org, org_queues, self.p._connections.requests_to(org) - before[org])
+
+    def observe_pace(self, org: OrgKey, queues: Sequence[Queue], requests: int) -> None:
+        """Slow this organisation alone when its rate-limit budget runs low; say so once."""
+        client = self.p._connections.existing(org)
+        pace, slowed_now = self.p._scheduler.observe(
+            org[0],
+            client.rate_limit if client is not None else None,
+            requests=requests,
+            now=self.now.timestamp(),
+            base_interval=self.p._settings.poll_interval_seconds,
+        )
+        names = {queue.queue for queue in queues}
+        alerted = any(e.kind == "ado_rate_limited" and e.queue in names for e in self.report.errors)
+        if slowed_now and self.act and not alerted:  # a refused request alerted already
+            message = (
+                f"{org[0]} is polled every {pace.interval_seconds:g} s instead of every"
+                f" {self.p._settings.poll_interval_seconds} s to stay within its Azure DevOps"
+                f" rate limit ({pace.reason})"
+            )
+            detail = {
+                "organization": org[0],
+                "interval_seconds": pace.interval_seconds,
+                "reason": pace.reason,
+                "queues": sorted(q.queue for q in queues),
+            }
+            self.p._alerter.publish(
+                "ado_rate_limited", None, self.clean(message), detail, scope=org[0]
+            )
 
     # ---- steps --------------------------------------------------------------------
+
+    def read_queues(self) -> ScanResult:
+        """The queue items. When the table cannot be read, an error that says why, and a
+        warm container keeps scaling on the items it read moments ago (never once the
+        table is missing); otherwise no queue is scaled this cycle."""
+        try:
+            scan = self.p._store.scan()
+        except Exception as error:  # noqa: BLE001 - a result and an alert, not a dead Lambda
+            failure = fault(QUEUE_TABLE, f"reading the queue table {self.p._store.table}", error)
+            stale = self.p._last_scan.fallback(failure, self.now)
+            if stale is None:
+                self.fail(PollError(STACK, failure.kind, f"{failure.message}; nothing scaled"))
+                return ScanResult()
+            scan, read_at = stale
+            age = int((self.now - read_at).total_seconds())
+            note = f"{failure.message}; scaling on the items read {age} s ago"
+            self.fail(PollError(STACK, failure.kind, note))
+            return scan
+        self.p._last_scan.remember(scan, self.now)
+        return scan
 
     def list_tasks(self) -> tuple[dict[str, list[AgentTask]], bool]:
         """Without ECS we cannot tell what is starting, so nothing is launched this cycle."""
@@ -181,23 +332,23 @@ class _Cycle:
     def fetch_pools(self, queues: Sequence[Queue]) -> dict[tuple[OrgKey, int], PoolState]:
         """Resolve pool ids per organisation, then fetch each pool's jobs and agents once,
         all requests in flight together (they are latency-bound, not CPU-bound)."""
-        self.pool_of: dict[str, tuple[OrgKey, int]] = {}
         by_org: dict[OrgKey, list[Queue]] = defaultdict(list)
         for queue in queues:
             by_org[self.p._connections.key(queue)].append(queue)
         for org, org_queues in by_org.items():
             self.resolve_pools(org, org_queues)
-        wanted = sorted(set(self.pool_of.values()))
+        wanted = sorted({self.pool_of[q.queue] for q in queues if q.queue in self.pool_of})
         # An organisation that launched last cycle likely launches again: its licence
         # headroom is read alongside the pools instead of after them.
-        self.headroom_requests = {
-            org: self.p._executor.submit(self.p._connections.client(org).headroom)
-            for org in {key[0] for key in wanted} & self.p._orgs_launching
-        }
+        self.headroom_requests.update(
+            {
+                org: self.p._executor.submit(self.p._connections.client(org).headroom)
+                for org in {key[0] for key in wanted} & self.p._orgs_launching
+            }
+        )
         futures = {
-            (key, part): self.p._executor.submit(
-                getattr(self.p._connections.client(key[0]), part), key[1]
-            )
+            (key, part): self.prefetched.pop((key, part), None)  # type: ignore[arg-type]
+            or self.p._executor.submit(getattr(self.p._connections.client(key[0]), part), key[1])
             for key in wanted
             for part in ("job_requests", "agents")
         }
@@ -208,7 +359,7 @@ class _Cycle:
                 results[key, part] = future.result()
             except AdoError as error:
                 failures.setdefault(key, error)
-        self.report_fetch_failures(failures, by_org)
+        self.report_fetch_failures(failures, by_org, queues)
         return {
             key: PoolState(jobs=results[key, "job_requests"], agents=results[key, "agents"])
             for key in wanted
@@ -235,14 +386,18 @@ class _Cycle:
                 self.ado_failure(queue.queue, org, error, pool=queue.pool)
 
     def report_fetch_failures(
-        self, failures: dict[tuple[OrgKey, int], AdoError], by_org: dict[OrgKey, list[Queue]]
+        self,
+        failures: dict[tuple[OrgKey, int], AdoError],
+        by_org: dict[OrgKey, list[Queue]],
+        queues: Sequence[Queue],
     ) -> None:
         """A refused PAT is one organisation-wide failure; anything else stays per queue."""
         auth = {key[0]: e for key, e in failures.items() if isinstance(e, AdoAuthError)}
         for org, error in auth.items():
             failed = [q for q in by_org[org] if self.pool_of.get(q.queue) in failures]
             self.org_failure(org, error, failed)
-        for queue_name, key in sorted(self.pool_of.items()):
+        mine = sorted((q.queue, self.pool_of[q.queue]) for q in queues if q.queue in self.pool_of)
+        for queue_name, key in mine:
             if key in failures and key[0] not in auth:
                 self.ado_failure(queue_name, key[0], failures[key])
 
@@ -320,7 +475,7 @@ class _Cycle:
             )
         return shares
 
-    def start_executions(self) -> None:
+    def start_executions(self, names: set[str]) -> None:
         starter = self.p._starter
         if starter is None:
             return
@@ -334,7 +489,7 @@ class _Cycle:
                 agent_ids=outcome.decision.retire_agent_ids if action != REAP else (),
             )
             for name, outcome in sorted(self.report.outcomes.items())
-            if (action := execution_action(outcome)) is not None
+            if name in names and (action := execution_action(outcome)) is not None
         ]
         slot = poll_slot(self.now, self.p._settings.poll_interval_seconds)
         futures = [(r, self.p._executor.submit(starter.start, r, slot)) for r in requests]
@@ -351,11 +506,19 @@ class _Cycle:
                 self.report.already_started.append(execution)
 
     def publish_metrics(self, invalid_configs: int) -> None:
+        """Stack totals over every queue; per-queue metrics only for the queues active in
+        the last hour (CloudWatch bills a metric for each hour it receives data)."""
         samples = [
             QueueMetrics(name, o.counts, o.decision.desired)
             for name, o in sorted(self.report.outcomes.items())
         ]
-        data = [datum for sample in samples for datum in queue_metric_data(sample, self.now)]
+        recent = self.p._activity.update(samples, self.now)
+        data = [
+            datum
+            for sample in samples
+            if sample.queue in recent
+            for datum in queue_metric_data(sample, self.now)
+        ]
         data += stack_metric_data(
             samples,
             api_errors=self.ado_errors,
@@ -364,6 +527,24 @@ class _Cycle:
             when=self.now,
         )
         self.p._metrics.publish(data)
+
+    def report_alert_path(self) -> None:
+        """Faults of the alert path itself (state table, topic) met this cycle: in the
+        result, alerted through whatever still works, and a metric of alerts not sent,
+        because when SNS is down the log and that metric are all that is left."""
+        alerter = self.p._alerter
+        faults, unsent = alerter.drain_faults()
+        for found in faults:
+            if found.resource != ALERT_TOPIC:  # the topic cannot carry news of its own fault
+                alerter.publish(found.kind, None, self.clean(found.message))
+        more, unsent_more = alerter.drain_faults()
+        seen: set[str] = set()
+        for found in [*faults, *more]:
+            if found.kind not in seen:
+                seen.add(found.kind)
+                self.report.errors.append(PollError(STACK, found.kind, self.clean(found.message)))
+        if unsent + unsent_more:
+            self.p._metrics.publish([alerts_not_sent_datum(unsent + unsent_more, self.now)])
 
     # ---- failures -----------------------------------------------------------------
 
@@ -380,7 +561,8 @@ class _Cycle:
     def ado_failure(
         self, queue: str, org: OrgKey, error: AdoError, *, pool: str | None = None
     ) -> None:
-        self.ado_errors += 1
+        with self.lock:
+            self.ado_errors += 1
         detail: dict[str, Any] = {"organization": org[0], "status": error.status}
         if pool is not None:
             detail["pool"] = pool
@@ -388,7 +570,8 @@ class _Cycle:
 
     def org_failure(self, org: OrgKey, error: AdoError, queues: Sequence[Queue]) -> None:
         """An organisation-wide failure (the PAT): every queue listed, one alert."""
-        self.ado_errors += 1
+        with self.lock:
+            self.ado_errors += 1
         for queue in queues:
             self.report.errors.append(PollError(queue.queue, error.kind, self.clean(str(error))))
         self.alert_org(org, error.kind, str(error), queues)

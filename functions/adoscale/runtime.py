@@ -22,6 +22,7 @@ from adoscale.metrics import MetricsPublisher
 from adoscale.pat import PatCache
 from adoscale.poll import Poller
 from adoscale.settings import POLLER_REQUIRED, Settings, load_settings
+from adoscale.shards import OrgScheduler, PaceStore
 from adoscale.store import QueueStore
 
 
@@ -43,6 +44,7 @@ def build_poller(
     *,
     session: Any | None = None,
     clock: Callable[[], datetime] | None = None,
+    sharded: bool = True,
 ) -> PollerRuntime:
     """The poller and its collaborators; ``clock`` lets the local mode compress time."""
     clients = aws_clients(session, POLLER_SERVICES, settings.max_workers)
@@ -58,7 +60,13 @@ def build_poller(
         connections=connections,
         metrics=MetricsPublisher(clients["cloudwatch"], settings.metric_namespace),
         alerter=alerter,
-        starter=ExecutionStarter(clients["stepfunctions"], settings.state_machine_arn),
+        starter=ExecutionStarter(
+            clients["stepfunctions"], settings.state_machine_arn, settings.express_state_machine_arn
+        ),
+        sharded=sharded,
+        scheduler=OrgScheduler(
+            PaceStore(clients["dynamodb"], settings.state_table) if settings.state_table else None
+        ),
         **({"clock": clock} if clock is not None else {}),
     )
     return PollerRuntime(

@@ -39,6 +39,7 @@ class Settings:
     pat_secret_arn: str = ""
     cluster: str = ""
     state_machine_arn: str = ""
+    express_state_machine_arn: str = ""  # scale-ins and reaps, when set
     subnets: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
     task_definitions: Mapping[str, str] = field(default_factory=dict, hash=False)
@@ -155,6 +156,7 @@ VARIABLES: Mapping[str, tuple[str, Any]] = {
     "ADOSCALE_PAT_SECRET_ARN": ("pat_secret_arn", _arn),
     "ADOSCALE_CLUSTER": ("cluster", _text),
     "ADOSCALE_STATE_MACHINE_ARN": ("state_machine_arn", _arn),
+    "ADOSCALE_EXPRESS_STATE_MACHINE_ARN": ("express_state_machine_arn", _arn),
     "ADOSCALE_SUBNETS": ("subnets", _ids),
     "ADOSCALE_SECURITY_GROUPS": ("security_groups", _ids),
     "ADOSCALE_TASK_DEFINITIONS": ("task_definitions", _json_map),

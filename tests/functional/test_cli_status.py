@@ -156,6 +156,10 @@ def test_status_finds_the_only_adoscale_state_machine_or_says_why_not(endpoint):
     # WHEN status runs without --state-machine, before and after one adoscale machine exists
     before = json.loads(run(endpoint, "queues", *args).stdout)
     sfn.create_state_machine(name="unrelated", definition=PASS, roleArn=ROLE)
+    # the stack's Express machine (scale-ins, reaps) sits beside it and is not a candidate
+    sfn.create_state_machine(
+        name="adoscale-scaling-express", definition=PASS, roleArn=ROLE, type="EXPRESS"
+    )
     arn = sfn.create_state_machine(name="adoscale-scaling", definition=PASS, roleArn=ROLE)[
         "stateMachineArn"
     ]

@@ -98,7 +98,8 @@ def test_a_cycle_counts_decides_starts_and_publishes(stack, ado):
     deploy_ids = {a["id"] for a in ado.agents("deploy") if "placeholder" not in a["name"]}
     assert set(executions["deploy"]["input"]["agent_ids"]) == deploy_ids
     assert stack.metric_values("QueuedJobs", "build") == [3.0]
-    assert stack.metric_values("DesiredAgents", "build") == [3.0]
+    assert stack.metric_values("DesiredAgents", "build") == []  # not a per-queue metric
+    assert stack.metric_values("BusyAgents", "build") == [0.0]
     assert stack.metric_values("IdleAgents", "deploy") == [2.0]
     assert stack.metric_values("QueuedJobs") == [3.0]
     assert stack.metric_values("AdoApiErrors") == [0.0]

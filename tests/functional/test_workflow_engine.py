@@ -90,6 +90,7 @@ def test_scale_out_launches_tagged_agents_then_verifies_they_registered(wf):
     for task in launched:
         wf.ado.register_agent(wf.pool, environment_of(task)["AZP_AGENT_NAME"])
     result = wf.stack.wait(execution)
+    assert result["stateMachineArn"] == wf.stack.state_machine_arn  # Standard: boot waits
 
     # THEN the execution succeeded and saw all three agents register
     assert result["status"] == "SUCCEEDED", result
@@ -246,6 +247,12 @@ def test_scale_in_retires_idle_agents_agent_first_then_task(wf):
     result = wf.stack.run(request(wf, "scale_in", 2, (first[0], second[0])))
 
     assert result["status"] == "SUCCEEDED", result
+    # scale-ins run the same definition on the Express state machine
+    assert result["stateMachineArn"] == wf.stack.express_state_machine_arn
+    sfn = wf.stack.client("stepfunctions")
+    assert sfn.describe_state_machine(stateMachineArn=result["stateMachineArn"])["type"] == (
+        "EXPRESS"
+    )
     assert sorted(result["output"]["retire"]["retired"]) == sorted([first[0], second[0]])
     assert wf.ado.agent(first[0]) is None
     assert wf.ado.agent(second[0]) is None

@@ -34,6 +34,7 @@ EXPORTS = {
     "task_definition_arns",
     "pat_secret_arn",
     "state_machine_arn",
+    "express_state_machine_arn",
     "poller_function_name",
     "dashboard_url",
 }
@@ -121,8 +122,9 @@ def test_the_stack_exports_what_operators_and_the_cli_need(stack: ProgramRun) ->
         t for t in stack.of_type("aws:dynamodb/table:Table") if t.inputs["hashKey"] == "queue"
     ]
     assert stack.outputs["table_name"] == table.state["name"]
-    (machine,) = stack.of_type("aws:sfn/stateMachine:StateMachine")
-    assert stack.outputs["state_machine_arn"] == machine.arn
+    assert stack.outputs["state_machine_arn"] == stack.named("workflow-state-machine").arn
+    express = stack.named("workflow-express-state-machine")
+    assert stack.outputs["express_state_machine_arn"] == express.arn
     assert stack.outputs["poller_function_name"] == function(stack, "poller").state["name"]
     assert stack.outputs["ecr_repository_url"].endswith(".amazonaws.com/adoscale-test/agent")
     assert stack.outputs["dashboard_url"] == (
@@ -391,6 +393,7 @@ def test_poller_environment_satisfies_contract_c2(stack: ProgramRun) -> None:
         "ADOSCALE_PAT_SECRET_ARN",
         "ADOSCALE_CLUSTER",
         "ADOSCALE_STATE_MACHINE_ARN",
+        "ADOSCALE_EXPRESS_STATE_MACHINE_ARN",
         "ADOSCALE_SUBNETS",
         "ADOSCALE_SECURITY_GROUPS",
         "ADOSCALE_TASK_DEFINITIONS",
@@ -403,8 +406,9 @@ def test_poller_environment_satisfies_contract_c2(stack: ProgramRun) -> None:
     settings = load_settings(variables, POLLER_REQUIRED)  # the handlers' own parser
     assert settings.poll_interval_seconds == stack.setting("pollIntervalSeconds", 20)
     assert settings.poll_linger_seconds == stack.setting("pollLingerSeconds", 600)
-    (machine,) = stack.of_type("aws:sfn/stateMachine:StateMachine")
+    machine = stack.named("workflow-state-machine")
     assert settings.state_machine_arn == machine.arn
+    assert settings.express_state_machine_arn == stack.named("workflow-express-state-machine").arn
     assert settings.org_url == ORG_URL
     assert settings.container_name == "agent"
     assert settings.task_definitions == stack.outputs["task_definition_arns"]
@@ -413,7 +417,8 @@ def test_poller_environment_satisfies_contract_c2(stack: ProgramRun) -> None:
 
 def test_poller_may_do_exactly_its_job(stack: ProgramRun) -> None:
     statements = policy_of(stack, "poller-policy")
-    (machine,) = stack.of_type("aws:sfn/stateMachine:StateMachine")
+    machine = stack.named("workflow-state-machine")
+    express = stack.named("workflow-express-state-machine")
     assert actions_of(statements) == {
         "dynamodb:GetItem",
         "dynamodb:Scan",
@@ -435,7 +440,7 @@ def test_poller_may_do_exactly_its_job(stack: ProgramRun) -> None:
         *(XRAY if _tracing(stack) else set()),
     }
     by_action = {action: s for s in statements for action in s["Action"]}
-    assert by_action["states:StartExecution"]["Resource"] == [machine.arn]
+    assert by_action["states:StartExecution"]["Resource"] == [machine.arn, express.arn]
     assert by_action["states:DescribeExecution"]["Resource"] == [
         f"arn:aws:states:eu-west-1:123456789012:execution:{machine.state['name']}:*"
     ]
@@ -513,6 +518,11 @@ def test_the_definition_is_embedded_in_the_state_machine(stack: ProgramRun) -> N
     machine = stack.named("workflow-state-machine").inputs
     assert json.loads(machine["definition"]) == json.loads(json.dumps(expected))
     assert machine["type"] == "STANDARD"
+    # scale-ins and reaps run the same definition on an Express machine
+    express = stack.named("workflow-express-state-machine").inputs
+    assert express["type"] == "EXPRESS"
+    assert json.loads(express["definition"]) == json.loads(machine["definition"])
+    assert express["loggingConfiguration"]["includeExecutionData"] is False
     logging = machine["loggingConfiguration"]
     assert logging["includeExecutionData"] is False
     assert logging["level"] in {"ERROR", "ALL"}
@@ -584,15 +594,14 @@ def test_dashboard_finds_queues_with_search_expressions(stack: ProgramRun) -> No
     ]
     namespace = stack.setting("metricNamespace", "AdoAgentScaling")
     schema = namespace if namespace.isalnum() else f'"{namespace}"'
-    for metric in (
-        "QueuedJobs",
-        "BusyAgents",
-        "IdleAgents",
-        "StartingAgents",
-        "DesiredAgents",
-        "OldestQueuedJobAgeSeconds",
-    ):
-        assert f"SEARCH('{{{schema},Queue}} MetricName=\"{metric}\"', 'Maximum', 60)" in expressions
+    from adoscale.metrics import QUEUE_METRICS
+
+    # every per-queue metric the poller publishes has a widget, and no widget waits for
+    # a per-queue metric that is never published
+    assert sorted(
+        f"SEARCH('{{{schema},Queue}} MetricName=\"{metric}\"', 'Maximum', 60)"
+        for metric in QUEUE_METRICS
+    ) == sorted(expressions)
     alarm_widget = next(w for w in body["widgets"] if w["type"] == "alarm")
     assert len(alarm_widget["properties"]["alarms"]) == 7
 

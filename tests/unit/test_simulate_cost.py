@@ -63,15 +63,16 @@ def test_per_queue_and_fixed_items_by_hand():
     cost = monthly_cost(10, Usage(executions_per_queue_day=0, active_share=0.0))
     items = {item.service: item for item in cost.items}
 
-    # THEN 8 metrics per queue + 5 stack totals at $0.30; one PutMetricData, one schedule
-    # and one poller invocation per minute; 7 alarms; one dashboard; one secret
-    assert items["CloudWatch custom metrics"].usd == pytest.approx(85 * 0.30)
+    # THEN 3 metrics per queue, billed for the hour after activity only (none here: 1/24
+    # of the month), + 6 stack totals at $0.30; one PutMetricData, one schedule and one
+    # poller invocation per minute; 7 alarms; one dashboard; one secret
+    assert items["CloudWatch custom metrics"].usd == pytest.approx((3 * 10 / 24 + 6) * 0.30)
     assert items["CloudWatch PutMetricData"].usd == pytest.approx(POLLS_PER_MONTH * 0.01 / 1000)
     assert items["EventBridge Scheduler"].usd == pytest.approx(POLLS_PER_MONTH / 1e6)
     assert items["Lambda requests (poller + steps)"].quantity == POLLS_PER_MONTH
     assert items["CloudWatch alarms"].usd == pytest.approx(0.70)
     assert items["CloudWatch dashboard"].usd == pytest.approx(3.00)
-    assert items["Step Functions transitions"].usd == 0.0
+    assert items["Step Functions Standard transitions"].usd == 0.0
     # poller: 400 ms + one round of 2 x 150 ms ADO requests (10 queues <= 50 workers), 512 MB
     gb_s = POLLS_PER_MONTH * 0.7 * 0.5
     assert items["Lambda duration (arm64)"].quantity == pytest.approx(gb_s)
@@ -86,7 +87,7 @@ def test_executions_cost_transitions_invocations_and_lease_writes():
     items = {item.service: item for item in cost.items}
 
     executions = 10 * 30
-    assert items["Step Functions transitions"].quantity == pytest.approx(
+    assert items["Step Functions Standard transitions"].quantity == pytest.approx(
         executions * out.transitions
     )
     assert items["DynamoDB writes (on-demand)"].quantity == pytest.approx(executions * 2)
@@ -96,12 +97,17 @@ def test_executions_cost_transitions_invocations_and_lease_writes():
 
 
 def test_many_queues_poll_in_rounds_and_batch_metrics():
-    usage = Usage(executions_per_queue_day=0, metrics_per_request=100, active_share=0.0)
+    usage = Usage(
+        executions_per_queue_day=0,
+        metrics_per_request=100,
+        active_share=0.0,
+        metric_active_share=1.0,
+    )
 
     items = {i.service: i for i in monthly_cost(100, usage).items}
 
-    # 805 metrics in batches of 100 = 9 requests a poll; 100 queues = 2 rounds of 50
-    assert items["CloudWatch PutMetricData"].quantity == POLLS_PER_MONTH * 9
+    # 306 metrics in batches of 100 = 4 requests a poll; 100 queues = 2 rounds of 50
+    assert items["CloudWatch PutMetricData"].quantity == POLLS_PER_MONTH * 4
     assert items["Lambda duration (arm64)"].quantity == pytest.approx(
         POLLS_PER_MONTH * (0.4 + 2 * 0.3) * 0.5
     )
@@ -128,9 +134,36 @@ def test_active_minutes_cycle_every_20_s_and_pay_for_the_sleep_between():
 def test_every_default_price_names_its_source_and_overrides_are_checked():
     assert all(price.source.startswith("aws.amazon.com/") for price in DEFAULT_PRICES.values())
     cheaper = with_prices({"custom_metric": 0.1})
-    assert monthly_cost(1, prices=cheaper).items[4].usd == pytest.approx(13 * 0.1)
+    metrics = {i.price: i for i in monthly_cost(1, prices=cheaper).items}["custom_metric"]
+    assert metrics.usd == pytest.approx((3 * (0.45 + 1 / 24) + 6) * 0.1)
     with pytest.raises(ValueError, match="unknown metric_price"):
         with_prices({"metric_price": 1})
+
+
+def test_express_bills_duration_waits_included_and_standard_bills_transitions():
+    # GIVEN only scale-ins, on the Express state machine or on the Standard one
+    express = Usage(executions_per_queue_day=10, scale_out_share=0.0, active_share=0.0)
+    standard = Usage(
+        executions_per_queue_day=10, scale_out_share=0.0, active_share=0.0, express_actions=""
+    )
+    into = action_path("scale_in")
+    on_express = {i.service: i for i in monthly_cost(1, express).items}
+    on_standard = {i.service: i for i in monthly_cost(1, standard).items}
+
+    # THEN Express: one request each and (4 steps x 0.8 s + the 15 s confirm wait) at 64 MB
+    assert on_express["Step Functions Express executions"].quantity == 300
+    assert on_express["Step Functions Express duration"].quantity == pytest.approx(
+        300 * (into.lambda_invocations * 0.8 + 15) / 16
+    )
+    assert on_express["Step Functions Standard transitions"].quantity == 0
+    # AND Standard: every transition, no Express line
+    assert on_standard["Step Functions Standard transitions"].quantity == 300 * into.transitions
+    assert on_standard["Step Functions Express duration"].quantity == 0
+    assert (
+        on_express["Step Functions Express duration"].usd
+        + on_express["Step Functions Express executions"].usd
+        < on_standard["Step Functions Standard transitions"].usd
+    )
 
 
 def test_tables_have_a_column_per_queue_count_and_a_total():

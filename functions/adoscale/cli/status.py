@@ -20,6 +20,7 @@ import click
 from adoscale.actions import Action
 from adoscale.cli.context import CliContext, CommandFailedError
 from adoscale.cli.render import console, echo_json, rows_table
+from adoscale.cli.terminal import printable
 from adoscale.exceptions import ConfigError
 from adoscale.naming import parse_execution_name
 
@@ -105,10 +106,11 @@ def status(
     console().print(rows_table(f"status ({source})", COLUMNS, rows))
     for error in result.get("errors", []):
         click.echo(
-            f"{error.get('queue', '-')}: {error.get('kind')}: {error.get('message')}", err=True
+            printable(f"{error.get('queue', '-')}: {error.get('kind')}: {error.get('message')}"),
+            err=True,
         )
     for note in result.get("notes", []):
-        click.echo(note, err=True)
+        click.echo(printable(note), err=True)
 
 
 def _from_metrics(
@@ -229,7 +231,8 @@ def _find_state_machine(sfn: Any, notes: list[str]) -> str | None:
         machine
         for page in sfn.get_paginator("list_state_machines").paginate()
         for machine in page.get("stateMachines", [])
-        if "adoscale" in machine.get("name", "").lower()
+        # the Express machine (scale-ins, reaps) cannot list its executions
+        if "adoscale" in machine.get("name", "").lower() and machine.get("type") != "EXPRESS"
     ]
     if len(machines) == 1:
         return machines[0]["stateMachineArn"]

@@ -32,7 +32,7 @@ import json
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -169,7 +169,11 @@ class FakeAdoServer:
     ``dispatcher`` assign waiting jobs to idle matching agents as the service does;
     ``fail_unmatched_jobs`` fail a job at once when no agent of its pool meets its
     demands; ``rate_limit_headers`` added to every 2xx answer; ``usage_includes_limit``
-    False drops ``resourceLimit`` from ``resourceusage`` answers.
+    False drops ``resourceLimit`` from ``resourceusage`` answers; ``rate_limit_budget``
+    requests per sliding ``rate_limit_window_seconds`` (None: unlimited): every authorised
+    answer then carries ``X-RateLimit-Limit``/``-Remaining``/``-Reset`` as the service's
+    do near their limit, and a request over the budget is answered 429 with
+    ``Retry-After`` (each request costs one unit, a stand-in for the service's TSTUs).
     """
 
     def __init__(
@@ -187,6 +191,8 @@ class FakeAdoServer:
         fail_unmatched_jobs: bool = False,
         rate_limit_headers: Mapping[str, str] | None = None,
         usage_includes_limit: bool = True,
+        rate_limit_budget: int | None = None,
+        rate_limit_window_seconds: float = 300.0,
     ) -> None:
         if auth_failure not in ("401", "203"):
             raise ValueError("auth_failure: must be '401' or '203'")
@@ -202,6 +208,9 @@ class FakeAdoServer:
             dict(rate_limit_headers) if rate_limit_headers else None
         )
         self.usage_includes_limit = usage_includes_limit
+        self.rate_limit_budget = rate_limit_budget
+        self.rate_limit_window_seconds = rate_limit_window_seconds
+        self._spent: deque[float] = deque()  # monotonic times of the requests in the window
         self._host, self._port = host, port
         self._lock = threading.RLock()
         self._pools: dict[int, PoolRecord] = {}
@@ -569,6 +578,9 @@ class FakeAdoServer:
             if handler.headers.get("X-TFS-FedAuthRedirect", "").lower() != "suppress":
                 return Reply(302, b"", {"Location": "https://app.vssps.visualstudio.com/_signin"})
             return self._unauthorized() if self.auth_failure == "401" else self._sign_in_page(203)
+        budget, refused_for = self._spend_budget()
+        if refused_for is not None:
+            return self._rate_limited(refused_for)
         if mode == "malformed_json":
             return Reply(
                 200,
@@ -585,7 +597,33 @@ class FakeAdoServer:
             reply = json_reply(reply.status, strip(json.loads(reply.body)))
         if self.rate_limit_headers and 200 <= reply.status < 300:
             reply.headers.update(self.rate_limit_headers)
+        if budget is not None:
+            reply.headers.update(budget)
         return reply
+
+    def _spend_budget(self) -> tuple[dict[str, str] | None, float | None]:
+        """Charge one unit to the sliding window: the headers that say what is left, and
+        the seconds to wait when nothing was (the request is then refused)."""
+        if self.rate_limit_budget is None:
+            return None, None
+        window = self.rate_limit_window_seconds
+        with self._lock:
+            now = time.monotonic()
+            while self._spent and now - self._spent[0] >= window:
+                self._spent.popleft()
+            refused = len(self._spent) >= self.rate_limit_budget
+            if not refused:
+                self._spent.append(now)
+            reset = (self._spent[0] + window - now) if self._spent else 0.0
+        if refused:
+            return None, max(1.0, float(int(reset + 0.999)))
+        headers = {
+            "X-RateLimit-Resource": "ATCPU",
+            "X-RateLimit-Limit": str(self.rate_limit_budget),
+            "X-RateLimit-Remaining": str(self.rate_limit_budget - len(self._spent)),
+            "X-RateLimit-Reset": str(int(time.time() + reset)),
+        }
+        return headers, None
 
     def _authorized(self, handler: BaseHTTPRequestHandler) -> bool:
         header = handler.headers.get("Authorization", "")

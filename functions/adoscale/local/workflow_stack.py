@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adoscale.attributes import to_attribute_map
+from adoscale.executions import machine_for
 from adoscale.workflow.definition import build_definition
 from adoscale.workflow.request import ScalingRequest
 from adoscale.workflow.steps import NEED_VARIABLES, STEPS, need_variables
@@ -39,6 +40,7 @@ class WorkflowStack:
     alert_queue_url: str
     task_definition_arn: str
     function_arns: dict[str, str] = field(default_factory=dict)
+    express_state_machine_arn: str = ""  # scale-ins and reaps, as in the deployed stack
 
     def client(self, service: str) -> Any:
         return self.session.client(service)
@@ -51,7 +53,9 @@ class WorkflowStack:
     def start(self, request: ScalingRequest, name: str | None = None) -> str:
         """Start an execution; unnamed ones get a UUID, as Step Functions does (moto does not)."""
         return self.client("stepfunctions").start_execution(
-            stateMachineArn=self.state_machine_arn,
+            stateMachineArn=machine_for(
+                request.action, self.state_machine_arn, self.express_state_machine_arn
+            ),
             name=name or str(uuid.uuid4()),
             input=json.dumps(request.to_input()),
         )["executionArn"]
@@ -233,15 +237,20 @@ def create_workflow_stack(
     definition = build_definition(
         arns, boot_wait_seconds=boot_wait_seconds, confirm_wait_seconds=confirm_wait_seconds
     )
-    machine = session.client("stepfunctions").create_state_machine(
-        name=f"{prefix}-scaling",
-        definition=json.dumps(definition),
-        roleArn=f"arn:aws:iam::{ACCOUNT}:role/{prefix}-scaling",
-    )["stateMachineArn"]
+    machine, express = (
+        session.client("stepfunctions").create_state_machine(
+            name=f"{prefix}-scaling{suffix}",
+            definition=json.dumps(definition),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/{prefix}-scaling",
+            type=kind,
+        )["stateMachineArn"]
+        for suffix, kind in (("", "STANDARD"), ("-express", "EXPRESS"))
+    )
     return WorkflowStack(
         session=session,
         env=env,
         state_machine_arn=machine,
+        express_state_machine_arn=express,
         alert_queue_url=queue_url,
         task_definition_arn=task_definition,
         function_arns=arns,

@@ -1,4 +1,4 @@
-"""The control plane's monthly AWS bill at default settings, for 1, 10 and 100 queues.
+"""The control plane's monthly AWS bill at default settings, for any number of queues.
 
 Every price is a parameter with its default's source: the us-east-1 list price of the AWS
 pricing page named, as quoted by that page or by 2024-2026 pricing guides that cite it
@@ -10,11 +10,16 @@ the stack works:
   and while the stack is active (or was within the linger, ``adoscale.cycles``) one more
   every 20 s, sleeping in between (billed); ``active_share`` is the share of minutes that
   do; every cycle scans the queue table, lists ECS tasks, makes 2 Azure DevOps requests
-  per queue (``workers`` at a time) and publishes 8 metrics per queue plus 5 stack totals
-  in batches of 1,000 (C3);
-- each scaling action is one Standard execution; its state transitions and Lambda
-  invocations are counted by walking the real definition
-  (``adoscale.workflow.definition.build_definition``) along the action's happy path;
+  per queue (``workers`` at a time) and publishes the stack totals plus 3 metrics per
+  queue that was active within the last hour, in batches of 1,000;
+- CloudWatch bills a metric for each hour it receives data (a metric-month is 730 such
+  hours), so a queue's metrics cost ``metric_active_share`` of a metric-month: by default
+  the active share plus the hour after (``adoscale.metrics``);
+- each scaling action is one execution: a scale-out runs on the Standard state machine
+  (billed per state transition, counted by walking the real definition,
+  ``adoscale.workflow.definition.build_definition``, along the action's happy path), a
+  scale-in or reap on the Express one (billed per execution and per GB-second of its
+  duration, waits included, at the 64 MB minimum); ``express_actions`` says which;
 - 7 stack alarms and one dashboard (``components/monitoring.py``), none per queue;
 - one PAT secret, read once per Lambda container (cold start) and cached.
 
@@ -32,7 +37,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from adoscale.actions import Action
+from adoscale.actions import WORKFLOW_ACTIONS, Action
 from adoscale.workflow.definition import build_definition, placeholder_arns
 
 MINUTES_PER_MONTH = 30 * 24 * 60
@@ -65,6 +70,17 @@ DEFAULT_PRICES: Mapping[str, Price] = {
         0.025 / 1000,
         "state transition",
         "aws.amazon.com/step-functions/pricing: Standard $0.025 per 1,000 transitions",
+    ),
+    "express_request": Price(
+        1.00 / 1e6,
+        "Express execution",
+        "aws.amazon.com/step-functions/pricing: Express $1.00 per 1M requests",
+    ),
+    "express_gb_second": Price(
+        0.00001667,
+        "Express GB-second",
+        "aws.amazon.com/step-functions/pricing: Express $0.00001667 per GB-s"
+        " (first 1,000 GB-hours; billed in 100 ms, 64 MB minimum)",
     ),
     "custom_metric": Price(
         0.30,
@@ -127,8 +143,13 @@ class Usage:
     executions_per_queue_day: float = 79.0  # adoscale on the bundled bursty trace
     step_memory_mb: int = 256  # components/function.py
     step_duration_ms: float = 800.0
-    metrics_per_queue: int = 8  # C3 with dimension Queue
-    stack_metrics: int = 5  # C3 without dimension
+    express_actions: str = "scale_in,reap"  # the rest run on the Standard state machine
+    express_memory_mb: int = 64  # Express bills at least 64 MB (a small state stays below)
+    boot_wait_s: float = 90.0  # the definition's BootWait (one round on the happy path)
+    confirm_wait_s: float = 15.0  # the definition's ConfirmWait
+    metrics_per_queue: int = 3  # adoscale.metrics.QUEUE_METRICS
+    metric_active_share: float = -1.0  # of the hours a queue publishes; < 0: active_share + 1 h
+    stack_metrics: int = 6  # the metrics without a dimension (adoscale.metrics)
     metrics_per_request: int = 1000  # PutMetricData's limit (metrics.PUT_METRIC_DATA_LIMIT)
     alarms: int = 7  # components/monitoring.py: stack alarms only
     dashboards: int = 1
@@ -148,14 +169,32 @@ class Usage:
     def __post_init__(self) -> None:
         for item in fields(self):
             value = getattr(self, item.name)
+            if item.name in ("express_actions", "metric_active_share"):
+                continue
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ValueError(f"{item.name}: must be a number >= 0, got {value!r}")
+        unknown = set(self.express_list) - set(WORKFLOW_ACTIONS)
+        if unknown:
+            raise ValueError(f"express_actions: unknown actions {', '.join(sorted(unknown))}")
+        if self.metric_active_share > 1:
+            raise ValueError("metric_active_share: must be at most 1 (or < 0 for the default)")
         if self.poll_interval_s <= 0 or self.workers < 1 or self.metrics_per_request < 1:
             raise ValueError("poll_interval_s, workers and metrics_per_request: must be > 0")
         if self.scale_out_share > 1 or self.active_share > 1:
             raise ValueError("scale_out_share and active_share: must be 0..1")
         if self.invocation_period_s < self.poll_interval_s:
             raise ValueError("invocation_period_s: must be >= poll_interval_s")
+
+    @property
+    def express_list(self) -> tuple[str, ...]:
+        return tuple(a.strip() for a in self.express_actions.split(",") if a.strip())
+
+    @property
+    def queue_metric_share(self) -> float:
+        """Share of the month a queue's metrics receive data: active, plus the hour after."""
+        if self.metric_active_share >= 0:
+            return self.metric_active_share
+        return min(1.0, self.active_share + 1 / 24)
 
 
 @dataclass(frozen=True)
@@ -164,6 +203,7 @@ class Path:
 
     transitions: int
     lambda_invocations: int
+    waits: tuple[str, ...] = ()  # the Wait states passed
 
 
 def action_path(action: str, definition: Mapping[str, Any] | None = None) -> Path:
@@ -172,6 +212,7 @@ def action_path(action: str, definition: Mapping[str, Any] | None = None) -> Pat
     states = document["States"]
     name: str | None = document["StartAt"]
     transitions = invocations = 0
+    waits: list[str] = []
     seen: set[str] = set()
     while name is not None:
         if name in seen:
@@ -181,6 +222,8 @@ def action_path(action: str, definition: Mapping[str, Any] | None = None) -> Pat
         transitions += 1
         if state["Type"] == "Task":
             invocations += 1
+        if state["Type"] == "Wait":
+            waits.append(name)
         if state["Type"] == "Choice":
             name = next(
                 (
@@ -194,7 +237,7 @@ def action_path(action: str, definition: Mapping[str, Any] | None = None) -> Pat
             name = None
         else:
             name = state["Next"]
-    return Path(transitions, invocations)
+    return Path(transitions, invocations, tuple(waits))
 
 
 @dataclass(frozen=True)
@@ -203,6 +246,54 @@ class LineItem:
     quantity: float
     unit: str
     usd: float
+    price: str = ""  # the price's name (``DEFAULT_PRICES``)
+    source: str = ""  # where that price comes from
+
+
+@dataclass(frozen=True)
+class ExecutionCost:
+    """One execution of an action on either state machine type, in USD."""
+
+    action: str
+    transitions: int
+    duration_s: float
+    standard_usd: float
+    express_usd: float
+
+    @property
+    def cheaper(self) -> str:
+        return "express" if self.express_usd < self.standard_usd else "standard"
+
+
+def execution_costs(
+    usage: Usage | None = None,
+    prices: Mapping[str, Price] | None = None,
+    definition: Mapping[str, Any] | None = None,
+) -> list[ExecutionCost]:
+    """Standard against Express for each action's happy path: Standard bills transitions
+    (waits are free), Express bills its whole duration, waits included."""
+    u = usage or Usage()
+    p = {**DEFAULT_PRICES, **(prices or {})}
+    wait_seconds = {"BootWait": u.boot_wait_s, "ConfirmWait": u.confirm_wait_s}
+    costs = []
+    for action in WORKFLOW_ACTIONS:
+        path = action_path(action, definition)
+        duration = path.lambda_invocations * u.step_duration_ms / 1000 + sum(
+            wait_seconds.get(name, 0.0) for name in path.waits
+        )
+        express = p["express_request"].usd + duration * u.express_memory_mb / 1024 * (
+            p["express_gb_second"].usd
+        )
+        costs.append(
+            ExecutionCost(
+                action,
+                path.transitions,
+                duration,
+                path.transitions * p["state_transition"].usd,
+                express,
+            )
+        )
+    return costs
 
 
 @dataclass(frozen=True)
@@ -226,13 +317,19 @@ def monthly_cost(
     u = usage or Usage()
     p = {**DEFAULT_PRICES, **(prices or {})}
     out, into = action_path(Action.SCALE_OUT, definition), action_path(Action.SCALE_IN, definition)
+    per_action = {c.action: c for c in execution_costs(u, p, definition)}
     invocations = SECONDS_PER_MONTH / u.invocation_period_s
     cycles_active = math.floor(u.invocation_period_s / u.poll_interval_s)
     polls = invocations * (u.active_share * cycles_active + (1 - u.active_share))
     sleep_s = invocations * u.active_share * (cycles_active - 1) * u.poll_interval_s
     executions = u.executions_per_queue_day * 30 * queues
-    transitions_each = u.scale_out_share * out.transitions + (1 - u.scale_out_share) * (
-        into.transitions
+    # Executions by action: scale-outs, and the rest split as scale-ins (reaps cost alike).
+    shares = {Action.SCALE_OUT: u.scale_out_share, Action.SCALE_IN: 1 - u.scale_out_share}
+    standard = {a: executions * s for a, s in shares.items() if a not in u.express_list}
+    express = {a: executions * s for a, s in shares.items() if a in u.express_list}
+    transitions = sum(n * per_action[a].transitions for a, n in standard.items())
+    express_gb_s = sum(
+        n * per_action[a].duration_s * u.express_memory_mb / 1024 for a, n in express.items()
     )
     invocations_each = u.scale_out_share * out.lambda_invocations + (1 - u.scale_out_share) * (
         into.lambda_invocations
@@ -242,7 +339,7 @@ def monthly_cost(
     poller_gb_s = (polls * poller_s + sleep_s) * u.poller_memory_mb / 1024
     step_invocations = executions * invocations_each
     step_gb_s = step_invocations * u.step_duration_ms / 1000 * u.step_memory_mb / 1024
-    metrics = u.metrics_per_queue * queues + u.stack_metrics
+    metrics = u.metrics_per_queue * queues * u.queue_metric_share + u.stack_metrics
     put_requests = polls * math.ceil(metrics / u.metrics_per_request)
     scan_units = max(0.5, math.ceil(queues * u.queue_item_bytes / 4096) * 0.5)
     reads = polls * scan_units + executions * u.reads_per_execution
@@ -254,13 +351,16 @@ def monthly_cost(
     ) / 1e9
 
     def item(service: str, quantity: float, price: str) -> LineItem:
-        return LineItem(service, quantity, p[price].unit, quantity * p[price].usd)
+        chosen = p[price]
+        return LineItem(service, quantity, chosen.unit, quantity * chosen.usd, price, chosen.source)
 
     items = (
         item("Lambda requests (poller + steps)", invocations + step_invocations, "lambda_request"),
         item("Lambda duration (arm64)", poller_gb_s + step_gb_s, "lambda_gb_second"),
         item("EventBridge Scheduler", invocations, "scheduler_invocation"),
-        item("Step Functions transitions", executions * transitions_each, "state_transition"),
+        item("Step Functions Standard transitions", transitions, "state_transition"),
+        item("Step Functions Express executions", sum(express.values()), "express_request"),
+        item("Step Functions Express duration", express_gb_s, "express_gb_second"),
         item("CloudWatch custom metrics", metrics, "custom_metric"),
         item("CloudWatch PutMetricData", put_requests, "metric_request"),
         item("CloudWatch alarms", u.alarms, "alarm"),
