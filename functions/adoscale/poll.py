@@ -24,6 +24,7 @@ from adoscale.executions import STARTED, ExecutionStarter
 from adoscale.metrics import MetricsPublisher, QueueMetrics, queue_metric_data, stack_metric_data
 from adoscale.models import Agent, AgentTask, Headroom, JobRequest
 from adoscale.naming import poll_slot
+from adoscale.organizations import OrganizationError, Organizations
 from adoscale.policy import NONE, Decision, allocate_headroom, decide, launches_wanted, needs_reap
 from adoscale.redact import Redactor
 from adoscale.schema import Queue
@@ -148,7 +149,9 @@ class _Cycle:
 
     def run(self) -> PollReport:
         scan = self.p._store.scan()
-        queues, invalid = usable_queues(scan.queues, self.p._settings.task_definitions)
+        queues, invalid = usable_queues(
+            scan.queues, self.p._settings.task_definitions, self.p._settings.organizations()
+        )
         for error in [*scan.errors, *invalid]:
             self.fail(
                 PollError(error.queue or STACK, error.kind, error.describe()),
@@ -413,19 +416,29 @@ def execution_action(outcome: QueueOutcome) -> str | None:
 
 
 def usable_queues(
-    queues: Sequence[Queue], task_definitions: Mapping[str, str]
+    queues: Sequence[Queue],
+    task_definitions: Mapping[str, str],
+    organizations: Organizations | None = None,
 ) -> tuple[list[Queue], list[QueueConfigError]]:
-    """A queue whose agent profile has no task definition can never launch: it is an
-    invalid item (named, alerted) rather than a workflow failure every cycle."""
-    if not task_definitions:
-        return list(queues), []
+    """A queue whose agent profile has no task definition can never launch, and one that
+    names an organisation the stack does not list must never be polled (its PAT would go
+    to a host the item chose): both are invalid items (named, alerted), not failures."""
     usable: list[Queue] = []
     invalid: list[QueueConfigError] = []
     for queue in queues:
-        if queue.agent_profile in task_definitions:
+        problems: dict[str, list[str]] = {}
+        if task_definitions and queue.agent_profile not in task_definitions:
+            known = ", ".join(sorted(task_definitions))
+            problems["agent_profile"] = [
+                f"no agent profile {queue.agent_profile!r} in this stack (profiles: {known})"
+            ]
+        if organizations is not None:
+            try:
+                organizations.resolve(queue.organization_url)
+            except OrganizationError as error:
+                problems["organization_url"] = [str(error)]
+        if problems:
+            invalid.append(QueueConfigError(queue.queue, problems))
+        else:
             usable.append(queue)
-            continue
-        known = ", ".join(sorted(task_definitions))
-        message = f"no agent profile {queue.agent_profile!r} in this stack (profiles: {known})"
-        invalid.append(QueueConfigError(queue.queue, {"agent_profile": [message]}))
     return usable, invalid

@@ -18,18 +18,17 @@ from marshmallow import (
     validates_schema,
 )
 
+from adoscale import capability_rules, organizations
 from adoscale.exceptions import QueueConfigError
 
 # "placeholder..." is reserved: agent names would read as another queue's placeholder.
 QUEUE_NAME_PATTERN = r"^(?!placeholder(-|$))[a-z0-9][a-z0-9-]{0,31}$"
 PROFILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-# Capabilities reach the agent as environment variables (C7): no '=', no control
-# characters, and not the names the agent image itself reads.
-CAPABILITY_NAME_PATTERN = (
-    r"^(?!(?i:AZP_|VSTS_AGENT_INPUT_|VSO_AGENT_IGNORE$|PATH$|HOME$))[^=\x00-\x1f\x7f]+$"
+PAT_SECRET_ARN_MIGRATION = (
+    "is no longer accepted: a queue item does not choose a PAT. The stack config lists the"
+    " organisations adoscale serves, each with its PAT secret (adoscale:organizations);"
+    " remove pat_secret_arn and name the organisation in organization_url"
 )
-CAPABILITY_NAME_ERROR = "not usable as a capability name (reserved, '=' or control character)"
-SECRET_ARN_PATTERN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$"  # noqa: S105 (a pattern, not a secret)
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,6 @@ class Queue:
     capabilities: Mapping[str, str] | None = field(default=None, hash=False)
     spot: bool = False
     organization_url: str | None = None
-    pat_secret_arn: str | None = None
 
     def to_item(self) -> dict[str, Any]:
         """The item as stored: defaults written out, optional overrides only when set."""
@@ -64,8 +62,6 @@ class Queue:
             item["capabilities"] = dict(self.capabilities)
         if self.organization_url is not None:
             item["organization_url"] = self.organization_url
-        if self.pat_secret_arn is not None:
-            item["pat_secret_arn"] = self.pat_secret_arn
         return item
 
 
@@ -103,6 +99,36 @@ class StrictBoolean(fields.Field):
         return value
 
 
+class OrganizationReference(fields.String):
+    """An organisation's short name or its https:// URL; membership of the stack's list
+    is checked where the list is known (the Lambdas), never trusted to the item."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if organizations.NAME_PATTERN.fullmatch(text):
+            return text
+        if "://" not in text:
+            raise ValidationError(
+                "must be an organisation's short name (letters, digits, '-') or its https:// URL"
+            )
+        try:
+            return organizations.normalize_url(text)
+        except organizations.OrganizationError as error:
+            raise ValidationError(str(error)) from None
+
+
+def _capability_problems(capabilities: Mapping[str, str]) -> dict[str, list[str]]:
+    """Each bad name or value under its own dotted field; then the size of them all."""
+    problems: dict[str, list[str]] = {}
+    for name, value in capabilities.items():
+        for problem in (capability_rules.name_problem(name), capability_rules.value_problem(value)):
+            if problem is not None:
+                problems.setdefault(f"capabilities.{name}", []).append(problem)
+    if not problems and (size := capability_rules.size_problem(capabilities)) is not None:
+        problems["capabilities"] = [f"together {size}"]
+    return problems
+
+
 class QueueSchema(Schema):
     """C1. Unknown attributes are rejected by name (marshmallow's RAISE)."""
 
@@ -119,19 +145,14 @@ class QueueSchema(Schema):
         load_default="default", validate=validate.Regexp(PROFILE_NAME_PATTERN)
     )
     capabilities = fields.Dict(
-        keys=fields.String(
-            validate=[
-                validate.Length(min=1, max=256),
-                validate.Regexp(CAPABILITY_NAME_PATTERN, error=CAPABILITY_NAME_ERROR),
-            ]
-        ),
-        # the agent ignores environment values of 1024 characters or more
-        values=fields.String(validate=validate.Length(max=1023)),
+        keys=fields.String(),
+        values=fields.String(),
         load_default=None,
     )
     spot = StrictBoolean(load_default=False)
-    organization_url = fields.Url(schemes={"https", "http"}, require_tld=False, load_default=None)
-    pat_secret_arn = fields.String(load_default=None, validate=validate.Regexp(SECRET_ARN_PATTERN))
+    organization_url = OrganizationReference(load_default=None)
+    # Kept only to answer existing items with a migration message instead of "unknown field".
+    pat_secret_arn = fields.Raw(validate=lambda value: _refuse(PAT_SECRET_ARN_MIGRATION))
 
     @validates_schema(skip_on_field_errors=True)
     def _standby_within_max(self, data: Mapping[str, Any], **kwargs: Any) -> None:
@@ -146,9 +167,19 @@ class QueueSchema(Schema):
         if isinstance(pool, str) and not pool.strip():
             raise ValidationError("must not be blank", "pool")
 
+    @validates_schema(skip_on_field_errors=True)
+    def _capabilities_usable(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        problems = _capability_problems(data.get("capabilities") or {})
+        if problems:
+            raise ValidationError(problems)
+
     @post_load
     def _to_queue(self, data: dict[str, Any], **kwargs: Any) -> Queue:
         return Queue(**data)
+
+
+def _refuse(message: str) -> bool:
+    raise ValidationError(message)
 
 
 _SCHEMA = QueueSchema()

@@ -49,7 +49,6 @@ def test_full_item_round_trips_through_to_item():
         "capabilities": {"docker": "", "Agent.OS": "Linux"},
         "spot": True,
         "organization_url": "https://dev.azure.com/contoso",
-        "pat_secret_arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado-pat-AbCdEf",
     }
 
     assert parse_queue(item).to_item() == item
@@ -80,11 +79,12 @@ def test_full_item_round_trips_through_to_item():
         ({"agent_profile": "has space"}, "agent_profile"),
         ({"capabilities": {"docker": 1}}, "capabilities.docker.value"),
         ({"capabilities": ["docker"]}, "capabilities"),
-        ({"capabilities": {"AZP_TOKEN": "x"}}, "capabilities.AZP_TOKEN.key"),
-        ({"capabilities": {"path": "/bin"}}, "capabilities.path.key"),
-        ({"capabilities": {"a=b": ""}}, "capabilities.a=b.key"),
-        ({"capabilities": {"java": "x" * 1024}}, "capabilities.java.value"),
+        ({"capabilities": {"AZP_TOKEN": "x"}}, "capabilities.AZP_TOKEN"),
+        ({"capabilities": {"path": "/bin"}}, "capabilities.path"),
+        ({"capabilities": {"a=b": ""}}, "capabilities.a=b"),
+        ({"capabilities": {"java": "x" * 1024}}, "capabilities.java"),
         ({"organization_url": "ftp://example.com"}, "organization_url"),
+        ({"organization_url": "http://dev.azure.com/contoso"}, "organization_url"),
         ({"pat_secret_arn": "not-an-arn"}, "pat_secret_arn"),
         ({"colour": "blue"}, "colour"),
     ],

@@ -8,6 +8,8 @@ a handler as ``AwsUnavailableError`` so the state machine's Retry can name them.
 
 from __future__ import annotations
 
+import contextlib
+
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -240,8 +242,13 @@ class StepRuntime:
     def secrets_for(self, queue: Queue | None) -> list[str]:
         """PATs to scrub from what leaves the process; never raises (best effort)."""
         arns = {self.settings.pat_secret_arn}
-        if queue is not None and queue.pat_secret_arn:
-            arns.add(queue.pat_secret_arn)
+        if queue is not None:
+            try:
+                arns.add(
+                    self.settings.organizations().resolve(queue.organization_url).pat_secret_arn
+                )
+            except Exception:  # noqa: BLE001, S110 - an unlisted organisation has no PAT here
+                pass
         found = []
         for arn in sorted(a for a in arns if a):
             try:
