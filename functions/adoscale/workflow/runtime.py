@@ -9,7 +9,6 @@ a handler as ``AwsUnavailableError`` so the state machine's Retry can name them.
 from __future__ import annotations
 
 import contextlib
-
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -243,12 +242,10 @@ class StepRuntime:
         """PATs to scrub from what leaves the process; never raises (best effort)."""
         arns = {self.settings.pat_secret_arn}
         if queue is not None:
-            try:
-                arns.add(
-                    self.settings.organizations().resolve(queue.organization_url).pat_secret_arn
-                )
-            except Exception:  # noqa: BLE001, S110 - an unlisted organisation has no PAT here
-                pass
+            # an unlisted organisation has no PAT to scrub
+            with contextlib.suppress(Exception):
+                organization = self.settings.organizations().resolve(queue.organization_url)
+                arns.add(organization.pat_secret_arn)
         found = []
         for arn in sorted(a for a in arns if a):
             try:
