@@ -24,7 +24,7 @@ from adoscale.exceptions import QueueConfigError
 # "placeholder..." is reserved: agent names would read as another queue's placeholder.
 QUEUE_NAME_PATTERN = r"^(?!placeholder(-|$))[a-z0-9][a-z0-9-]{0,31}$"
 PROFILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-PAT_SECRET_ARN_MIGRATION = (
+MIGRATION_MESSAGE = (
     "is no longer accepted: a queue item does not choose a PAT. The stack config lists the"
     " organisations adoscale serves, each with its PAT secret (adoscale:organizations);"
     " remove pat_secret_arn and name the organisation in organization_url"
@@ -152,7 +152,7 @@ class QueueSchema(Schema):
     spot = StrictBoolean(load_default=False)
     organization_url = OrganizationReference(load_default=None)
     # Kept only to answer existing items with a migration message instead of "unknown field".
-    pat_secret_arn = fields.Raw(validate=lambda value: _refuse(PAT_SECRET_ARN_MIGRATION))
+    pat_secret_arn = fields.Raw(validate=lambda value: _refuse(MIGRATION_MESSAGE))
 
     @validates_schema(skip_on_field_errors=True)
     def _standby_within_max(self, data: Mapping[str, Any], **kwargs: Any) -> None:
