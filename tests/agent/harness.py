@@ -39,8 +39,10 @@ kind=config; [[ ${1:-} == remove ]] && kind=remove
 printf '%s\0' "$@" > "$rec/$(printf %03d "$n")-$kind.args"
 if [[ -v VSTS_AGENT_INPUT_TOKEN ]]; then
     digest=$(printf '%s' "$VSTS_AGENT_INPUT_TOKEN" | sha256sum)
-    { env -0 -u VSTS_AGENT_INPUT_TOKEN; printf 'VSTS_AGENT_INPUT_TOKEN=sha256:%s\0' "${digest%% *}"; } \
-        > "$rec/$(printf %03d "$n")-$kind.env"
+    {
+        env -0 -u VSTS_AGENT_INPUT_TOKEN
+        printf 'VSTS_AGENT_INPUT_TOKEN=sha256:%s\0' "${digest%% *}"
+    } > "$rec/$(printf %03d "$n")-$kind.env"
 else
     env -0 > "$rec/$(printf %03d "$n")-$kind.env"
 fi

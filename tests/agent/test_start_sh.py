@@ -6,7 +6,6 @@ import hashlib
 import json
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
@@ -165,7 +164,8 @@ def test_token_reaches_only_config_sh_and_only_through_its_environment(agent: Ag
     assert config.env["VSTS_AGENT_INPUT_TOKEN"] == f"sha256:{TOKEN_SHA256}"
     for call in result.calls:
         assert TOKEN not in call.args
-        assert "AZP_TOKEN" not in call.env and "AZP_TOKEN_FILE" not in call.env
+        assert "AZP_TOKEN" not in call.env
+        assert "AZP_TOKEN_FILE" not in call.env
         assert all(TOKEN not in value for value in call.env.values()), call.kind
     assert "VSTS_AGENT_INPUT_TOKEN" not in result.only("run").env
     assert not agent.token_file.exists()
