@@ -99,6 +99,7 @@ cluster = AgentCluster(
         ecr_keep_images=config.ecr_keep_images,
         task_role_policy_arns=config.agent_task_role_policy_arns,
         tags=tags,
+        other_organizations=config.other_organizations,
     ),
 )
 resources = RuntimeResources(
@@ -111,7 +112,7 @@ resources = RuntimeResources(
     topic_arn=alerts.arn,
     organization_url=config.organization_url,
     pat_secret_arn=pat.arn,
-    additional_pat_secret_arns=config.additional_pat_secret_arns,
+    other_organizations=config.other_organizations,
     metric_namespace=config.metric_namespace,
     cluster_name=cluster.cluster_name,
     cluster_arn=cluster.cluster_arn,

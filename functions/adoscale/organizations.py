@@ -26,6 +26,10 @@ ORGANIZATION_VARIABLE = "AZP_ORGANIZATION"
 # The agent task's init container: the only container that receives the PATs (ECS secrets);
 # it writes the named organisation's PAT to a task-scoped volume for the agent and exits.
 INIT_CONTAINER_NAME = "pat-handover"
+# Where the init container leaves the PAT for the agent's user (the image's uid 10001).
+HANDOVER_DIRECTORY = "/run/adoscale"
+TOKEN_FILE = f"{HANDOVER_DIRECTORY}/pat"
+AGENT_UID = 10001
 
 
 class OrganizationError(ValueError):

@@ -50,6 +50,8 @@ REQUIRED_BY_NEED: Mapping[str, tuple[str, ...]] = {
     steps.ADO: ("ADOSCALE_ORG_URL", "ADOSCALE_PAT_SECRET_ARN"),
     steps.ECS_READ: ("ADOSCALE_CLUSTER",),
     steps.ECS_RUN: (
+        "ADOSCALE_ORG_URL",
+        "ADOSCALE_PAT_SECRET_ARN",
         "ADOSCALE_CLUSTER",
         "ADOSCALE_SUBNETS",
         "ADOSCALE_SECURITY_GROUPS",
