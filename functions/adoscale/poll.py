@@ -11,7 +11,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +30,7 @@ from adoscale.redact import Redactor
 from adoscale.schema import Queue
 from adoscale.settings import Settings
 from adoscale.store import QueueStore
+from adoscale.workflow.reaper import dead_agent
 from adoscale.workflow.request import ScalingRequest
 
 LOG = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class PollReport:
     started: list[str] = field(default_factory=list)
     already_started: list[str] = field(default_factory=list)  # same name, earlier poll
     ado_requests: int = 0
+    deleted_agents: int = 0  # exited after their job, deleted this cycle
 
     def to_result(self) -> dict[str, Any]:
         return {
@@ -161,6 +163,8 @@ class _Cycle:
         pools = self.fetch_pools(queues)
         tasks, tasks_known = tasks_listing.result()
         counted = self.count(queues, pools, tasks)
+        if self.act and tasks_known:
+            counted = self.delete_exited_agents(counted, pools, tasks)
         self.decide(counted, tasks_known)
         if self.act:
             invalid_count = len(scan.errors) + len(invalid)
@@ -276,6 +280,47 @@ class _Cycle:
                 )
                 counted.append((queue, key[1], key[0], counts))
         return counted
+
+    def delete_exited_agents(
+        self,
+        counted: list[tuple[Queue, int, OrgKey, QueueCounts]],
+        pools: dict[tuple[OrgKey, int], PoolState],
+        tasks: dict[str, list[AgentTask]],
+    ) -> list[tuple[Queue, int, OrgKey, QueueCounts]]:
+        """Agents never deregister themselves (that would need the PAT beside a job): one
+        that exited after its job is offline with its task gone, and is deleted here, in
+        the first cycle that sees it, instead of waiting for a reap behind scaling work."""
+        futures = {}
+        for queue, pool_id, org, counts in counted:
+            if counts.offline == 0:
+                continue
+            live = {
+                key
+                for task in tasks.get(queue.queue, [])
+                if not task.stopping
+                for key in task.agent_keys
+            }
+            client = self.p._connections.client(org)
+            for agent in pools[org, pool_id].agents:
+                if dead_agent(agent, queue.queue, live):
+                    futures[queue.queue, agent.agent_id] = self.p._executor.submit(
+                        client.delete_agent, pool_id, agent.agent_id
+                    )
+        deleted: dict[str, int] = defaultdict(int)
+        for (queue_name, agent_id), future in futures.items():
+            try:
+                future.result()
+            except AdoError as error:  # the reaper retries it; the cycle goes on
+                LOG.warning("deleting exited agent %s of %s: %s", agent_id, queue_name, error)
+                continue
+            deleted[queue_name] += 1
+        self.report.deleted_agents = sum(deleted.values())
+        return [
+            (q, pool_id, org, replace(c, offline=c.offline - deleted[q.queue]))
+            if deleted.get(q.queue)
+            else (q, pool_id, org, c)
+            for q, pool_id, org, c in counted
+        ]
 
     def decide(
         self, counted: list[tuple[Queue, int, OrgKey, QueueCounts]], tasks_known: bool

@@ -3,8 +3,10 @@
 It watches the cluster in moto as ECS would run it: a new task boots for the scenario's
 boot delay, registers its agent in the simulated organisation with the queue's
 capabilities (``AZP_CAPABILITIES``), takes one job (the organisation's dispatcher assigns
-it), runs it for the job's duration, deregisters and exits, and its task stops. A
-placeholder-mode task (``AZP_PLACEHOLDER=1``) only registers an offline agent and exits.
+it), runs it for the job's duration and exits, and its task stops. Like the agent image,
+it never deregisters (that would need the PAT beside a job): its agent goes offline and
+the control plane deletes it; ``stats.offline_seconds`` says how long each one waited.
+A placeholder-mode task (``AZP_PLACEHOLDER=1``) only registers an offline agent and exits.
 
 A task the control plane stops is a container killed: an idle agent goes offline (the
 reaper cleans it up); a busy agent's job is cancelled, and that is recorded as a busy
@@ -78,6 +80,8 @@ class FargateStats:
     idle_kills: int = 0
     boot_kills: int = 0
     registration_errors: list[str] = field(default_factory=list)
+    # simulated seconds from an agent's exit after its job to its deletion by the control plane
+    offline_seconds: list[float] = field(default_factory=list)
 
 
 class LocalFargate:
@@ -104,6 +108,7 @@ class LocalFargate:
         self._boot_delay = boot_delay or (lambda: low if low == high else rng.uniform(low, high))
         self.agents: dict[str, SimAgent] = {}
         self.stats = FargateStats()
+        self._left: dict[int, float] = {}  # agent id -> when its container exited
 
     # ---- the loop ----------------------------------------------------------------------
 
@@ -118,6 +123,14 @@ class LocalFargate:
                 self._killed(agent, now)
         for agent in list(self.agents.values()):
             self._advance(agent, now)
+        for agent_id, left_at in list(self._left.items()):
+            if self._org.ado.agent(agent_id) is None:
+                del self._left[agent_id]
+                self.stats.offline_seconds.append(now - left_at)
+
+    def offline_waiting(self) -> int:
+        """Agents that exited after their job and are not deleted yet."""
+        return len(self._left)
 
     def by_queue(self) -> dict[str, list[SimAgent]]:
         grouped: dict[str, list[SimAgent]] = {}
@@ -215,13 +228,13 @@ class LocalFargate:
                 self._quietly(ado.start_job, agent.job_id)
         elif agent.state == RUNNING and agent.job_ends is not None and now >= agent.job_ends:
             # run.sh --once: the listener ends with the job, so the service never hands this
-            # agent a second job; then start.sh deregisters it (config.sh remove)
+            # agent a second job; the container exits and the agent stays, offline, until the
+            # control plane deletes it
             if agent.agent_id is not None:
                 self._quietly(ado.set_agent_status, agent.agent_id, online=False)
+                self._left[agent.agent_id] = now
             self._quietly(ado.finish_job, agent.job_id, "succeeded")
             agent.jobs_run += 1
-            if agent.agent_id is not None:
-                self._quietly(ado.remove_agent, agent.agent_id)
             self._exit(agent, now, "ran its one job")
 
     def _register(self, agent: SimAgent, now: float) -> None:
