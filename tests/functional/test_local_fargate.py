@@ -111,16 +111,24 @@ def test_a_task_boots_registers_runs_one_job_then_leaves_and_its_task_stops(worl
     assert "result" not in ado.job(first)
     at(world, BOOT + 60)
 
-    # THEN the job succeeded, the agent left the pool, its task stopped, and it never
-    # took the second job (one job per agent)
+    # THEN the job succeeded, the agent stayed in the pool offline (it never deregisters
+    # itself: the control plane deletes it), its task stopped, and it never took the
+    # second job (one job per agent)
     assert ado.job(first)["result"] == "succeeded"
-    assert agents(ado) == []
+    (left,) = agents(ado)
+    assert left["status"] == "offline"
     assert "reservedAgent" not in ado.job(second)
     desired, reason = task_status(world, arn)
     assert desired == "STOPPED"
     assert "Essential container in task exited" in reason
     assert world["fargate"].stats.busy_stops == []
     assert world["fargate"].agent_seconds(until=1000) == BOOT + 60
+    assert world["fargate"].offline_waiting() == 1
+    # AND once the control plane deletes it, the wait is recorded
+    ado.remove_agent(left["id"])
+    at(world, BOOT + 75)
+    assert world["fargate"].offline_waiting() == 0
+    assert world["fargate"].stats.offline_seconds == [15]
 
 
 def test_stopping_the_task_of_a_busy_agent_is_recorded_and_the_job_is_lost(world):
