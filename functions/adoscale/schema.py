@@ -45,6 +45,9 @@ class Queue:
     capabilities: Mapping[str, str] | None = field(default=None, hash=False)
     spot: bool = False
     organization_url: str | None = None
+    # Jobs one agent may run before it retires; 1 (one clean container per job) is the
+    # safe default. Above 1 the agent waits idle_timeout_minutes after each job for another.
+    max_jobs_per_agent: int = 1
 
     def to_item(self) -> dict[str, Any]:
         """The item as stored: defaults written out, optional overrides only when set."""
@@ -58,6 +61,8 @@ class Queue:
             "agent_profile": self.agent_profile,
             "spot": self.spot,
         }
+        if self.max_jobs_per_agent != 1:
+            item["max_jobs_per_agent"] = self.max_jobs_per_agent
         if self.capabilities is not None:
             item["capabilities"] = dict(self.capabilities)
         if self.organization_url is not None:
@@ -153,6 +158,7 @@ class QueueSchema(Schema):
     organization_url = OrganizationReference(load_default=None)
     # Kept only to answer existing items with a migration message instead of "unknown field".
     pat_secret_arn = fields.Raw(validate=lambda value: _refuse(MIGRATION_MESSAGE))
+    max_jobs_per_agent = WholeNumber(load_default=1, validate=validate.Range(min=1, max=1000))
 
     @validates_schema(skip_on_field_errors=True)
     def _standby_within_max(self, data: Mapping[str, Any], **kwargs: Any) -> None:

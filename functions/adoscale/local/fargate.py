@@ -6,7 +6,9 @@ capabilities (``AZP_CAPABILITIES``), takes one job (the organisation's dispatche
 it), runs it for the job's duration and exits, and its task stops. Like the agent image,
 it never deregisters (that would need the PAT beside a job): its agent goes offline and
 the control plane deletes it; ``stats.offline_seconds`` says how long each one waited.
-A placeholder-mode task (``AZP_PLACEHOLDER=1``) only registers an offline agent and exits.
+A reusable agent (``AZP_MAX_JOBS=N``, as start.sh reads it) stays after each job but the
+N-th, idle and online, for the service to hand it the next one. A placeholder-mode task
+(``AZP_PLACEHOLDER=1``) only registers an offline agent and exits.
 
 A task the control plane stops is a container killed: an idle agent goes offline (the
 reaper cleans it up); a busy agent's job is cancelled, and that is recorded as a busy
@@ -58,6 +60,7 @@ class SimAgent:
     job_ends: float | None = None
     stopped_at: float | None = None
     jobs_run: int = 0
+    max_jobs: int = 1  # AZP_MAX_JOBS: jobs before the container exits
 
     @property
     def alive(self) -> bool:
@@ -196,6 +199,7 @@ class LocalFargate:
             placeholder=placeholder,
             launched_at=now,
             boot_at=now + self._boot_delay(),
+            max_jobs=_max_jobs(environment.get("AZP_MAX_JOBS")),
         )
 
     def _exit(self, agent: SimAgent, now: float, why: str) -> None:
@@ -227,6 +231,14 @@ class LocalFargate:
                 agent.job_ends = now + self._org.duration_of(agent.job_id)
                 self._quietly(ado.start_job, agent.job_id)
         elif agent.state == RUNNING and agent.job_ends is not None and now >= agent.job_ends:
+            if agent.jobs_run + 1 < agent.max_jobs:
+                # a reusable agent: the job ends, start.sh cleans the work directory and runs
+                # run.sh --once again under the same registration
+                self._quietly(ado.finish_job, agent.job_id, "succeeded")
+                agent.jobs_run += 1
+                agent.state, agent.job_id, agent.job_ends = IDLE, None, None
+                self._advance(agent, now)  # the dispatcher may have handed it the next job
+                return
             # run.sh --once: the listener ends with the job, so the service never hands this
             # agent a second job; the container exits and the agent stays, offline, until the
             # control plane deletes it
@@ -235,7 +247,7 @@ class LocalFargate:
                 self._left[agent.agent_id] = now
             self._quietly(ado.finish_job, agent.job_id, "succeeded")
             agent.jobs_run += 1
-            self._exit(agent, now, "ran its one job")
+            self._exit(agent, now, "ran its last job" if agent.max_jobs > 1 else "ran its one job")
 
     def _register(self, agent: SimAgent, now: float) -> None:
         """``config.sh --replace`` (+ ``run.sh --once`` unless placeholder)."""
@@ -298,6 +310,13 @@ def _environment(raw: Mapping[str, Any]) -> dict[str, str]:
             if "name" in pair:
                 environment[pair["name"]] = str(pair.get("value", ""))
     return environment
+
+
+def _max_jobs(text: str | None) -> int:
+    """AZP_MAX_JOBS as start.sh takes it: a whole number 1..1000, else one job."""
+    if text is None or not text.isdigit() or not 1 <= int(text) <= 1000:
+        return 1
+    return int(text)
 
 
 def _capabilities(text: str | None, queue: Queue | None) -> dict[str, str]:

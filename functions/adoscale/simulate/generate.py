@@ -5,6 +5,9 @@
   weekdays carries 85 % of the jobs), the shape most teams see.
 - ``bursty``: working-hours *bursts*: a merge or a release fans out into several parallel
   jobs queued within seconds of each other, the load that exposes slow scale-out.
+- ``short-jobs``: working-hours arrivals of short jobs (lint, unit tests: median
+  ``SHORT_JOBS_MEDIAN_S``, most between 30 s and 3 min), the load where an agent's
+  start-up is most of a job's wait and bill, and where reusable agents pay.
 
 Durations are lognormal (median ``duration_median_s``, shape ``duration_sigma``), clipped to
 [30 s, 3 h]: CI jobs are mostly short with a long tail.
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from adoscale.simulate.trace import Trace, TraceJob
 
@@ -22,7 +25,8 @@ DAY = 86_400.0
 WORK_START, WORK_END = 8 * 3600.0, 18 * 3600.0
 WORKING_SHARE = 0.85  # of a working-hours trace's jobs that fall in working hours
 MIN_DURATION, MAX_DURATION = 30.0, 3 * 3600.0
-KINDS = ("steady", "bursty", "working-hours")
+KINDS = ("steady", "bursty", "working-hours", "short-jobs")
+SHORT_JOBS_MEDIAN_S, SHORT_JOBS_SIGMA = 90.0, 0.5
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ def generate(kind: str, shape: Shape) -> Trace:
         return bursty(shape)
     if kind == "working-hours":
         return working_hours(shape)
+    if kind == "short-jobs":
+        return short_jobs(shape)
     raise ValueError(f"kind: one of {', '.join(KINDS)}, got {kind!r}")
 
 
@@ -75,6 +81,13 @@ def working_hours(shape: Shape) -> Trace:
     return Trace(
         f"working-hours-{shape.jobs_per_day:g}x{shape.days:g}d", tuple(jobs), shape.days * DAY
     )
+
+
+def short_jobs(shape: Shape) -> Trace:
+    """Working-hours arrivals; durations lognormal around 90 s whatever the shape says."""
+    short = replace(shape, duration_median_s=SHORT_JOBS_MEDIAN_S, duration_sigma=SHORT_JOBS_SIGMA)
+    trace = working_hours(short)
+    return Trace(f"short-jobs-{shape.jobs_per_day:g}x{shape.days:g}d", trace.jobs, trace.span_s)
 
 
 def bursty(shape: Shape) -> Trace:
