@@ -275,9 +275,11 @@ def test_a_reusable_agent_runs_up_to_its_jobs_then_leaves(world, max_jobs):
         assert task_status(world, arn)[0] == "RUNNING"
     at(world, BOOT + 60 * max_jobs)
 
-    # AND after its last job it leaves; the job beyond its share was never its own
+    # AND after its last job it leaves (offline, for the control plane to delete); the job
+    # beyond its share was never its own
     assert ado.job(jobs[max_jobs - 1])["result"] == "succeeded"
-    assert agents(ado) == []
+    assert [agent["status"] for agent in agents(ado)] == ["offline"]
+    assert world["fargate"].offline_waiting() == 1
     assert "reservedAgent" not in ado.job(jobs[max_jobs])
     assert task_status(world, arn)[0] == "STOPPED"
     assert world["fargate"].agents[arn].jobs_run == max_jobs
