@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from adoscale import capacity
+from adoscale.capacity import ProfileLaunch
 from adoscale.exceptions import ConfigError
 from adoscale.organizations import (
     Organization,
@@ -54,6 +56,15 @@ class Settings:
     max_task_lifetime_seconds: int = 6 * 3600
     poll_interval_seconds: int = 20
     poll_linger_seconds: int = 600
+    profile_launch: Mapping[str, ProfileLaunch] = field(default_factory=dict, hash=False)
+
+    def launch_of(self, profile: str) -> ProfileLaunch:
+        """How the profile's tasks start (Fargate with the stack defaults when not listed)."""
+        return self.profile_launch.get(profile, ProfileLaunch())
+
+    def boot_timeout_for(self, profile: str) -> int:
+        """Seconds a task of this profile may take to register (instance boot included)."""
+        return self.launch_of(profile).boot_timeout_seconds or self.boot_timeout_seconds
 
     def organizations(self) -> Organizations:
         """The allow-list of organisations: the stack's own (ADOSCALE_ORG_URL with
@@ -180,6 +191,7 @@ VARIABLES: Mapping[str, tuple[str, Any]] = {
     "ADOSCALE_MAX_TASK_LIFETIME_SECONDS": ("max_task_lifetime_seconds", _positive_int),
     "ADOSCALE_POLL_INTERVAL_SECONDS": ("poll_interval_seconds", _poll_interval),
     "ADOSCALE_POLL_LINGER_SECONDS": ("poll_linger_seconds", _whole_seconds),
+    "ADOSCALE_PROFILE_LAUNCH": ("profile_launch", capacity.loads),
 }
 
 POLLER_REQUIRED = (

@@ -89,6 +89,7 @@ def run_local(
                 "ADOSCALE_POLL_INTERVAL_SECONDS": str(int(scenario.cycle_interval)),
                 "ADOSCALE_POLL_LINGER_SECONDS": str(int(scenario.linger)),
             },
+            profiles=tuple(scenario.profiles),
         )
         console.print(
             f"local AWS (moto) at {stack.endpoint}, simulated Azure DevOps at "
