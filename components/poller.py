@@ -79,6 +79,7 @@ class Poller(pulumi.ComponentResource):
                 memory_mb=MEMORY_MB,
                 reserved_concurrency=1,
                 tracing=args.tracing,
+                source_account=resources.context.account_id,
             ),
             opts=child,
         )

@@ -8,6 +8,7 @@ a handler as ``AwsUnavailableError`` so the state machine's Retry can name them.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -49,6 +50,8 @@ REQUIRED_BY_NEED: Mapping[str, tuple[str, ...]] = {
     steps.ADO: ("ADOSCALE_ORG_URL", "ADOSCALE_PAT_SECRET_ARN"),
     steps.ECS_READ: ("ADOSCALE_CLUSTER",),
     steps.ECS_RUN: (
+        "ADOSCALE_ORG_URL",
+        "ADOSCALE_PAT_SECRET_ARN",
         "ADOSCALE_CLUSTER",
         "ADOSCALE_SUBNETS",
         "ADOSCALE_SECURITY_GROUPS",
@@ -240,8 +243,11 @@ class StepRuntime:
     def secrets_for(self, queue: Queue | None) -> list[str]:
         """PATs to scrub from what leaves the process; never raises (best effort)."""
         arns = {self.settings.pat_secret_arn}
-        if queue is not None and queue.pat_secret_arn:
-            arns.add(queue.pat_secret_arn)
+        if queue is not None:
+            # an unlisted organisation has no PAT to scrub
+            with contextlib.suppress(Exception):
+                organization = self.settings.organizations().resolve(queue.organization_url)
+                arns.add(organization.pat_secret_arn)
         found = []
         for arn in sorted(a for a in arns if a):
             try:
