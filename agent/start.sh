@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # adoscale's Azure Pipelines agent container: register, run one job (or up to AZP_MAX_JOBS
-# jobs, cleaning the work directory between them), deregister.
+# jobs, cleaning the work directory between them), exit. The control plane deletes the
+# agent afterwards.
 #
-# The PAT comes from AZP_TOKEN_FILE (preferred) or AZP_TOKEN. It is kept in a shell
-# variable that is never exported and both variables are removed from the environment
-# before the agent starts, so it is neither reported as a capability nor visible to jobs.
-# Nothing here prints it. The agent itself is started in its own process group so that a
-# stop signal reaches the listener and its job, not only run.sh.
+# The PAT never enters this container's environment: the task's init container writes it
+# to the file AZP_TOKEN_FILE names (a task-scoped volume only this user can read). This
+# script opens that file and deletes it before anything else, hands the PAT to config.sh
+# through config.sh's own environment only, and closes it before the agent can take a job:
+# no process, file or descriptor holds it while a job runs, and nothing here prints it.
+# Capabilities from AZP_CAPABILITIES are checked against the same allow-list pattern and
+# deny-list as the queue item schema (defence in depth). The agent is started in its own
+# process group so that a stop signal reaches the listener and its job, not only run.sh.
 set -Eeuo pipefail
 
 readonly PROG="start.sh"
@@ -15,12 +19,15 @@ readonly TASK_ARN_FILTER='.TaskARN // empty'
 readonly CAPABILITIES_FILTER='if type != "object" then error("not a JSON object") else to_entries[] | if (.value | type) != "string" then error("capability \(.key | @json) has a non-string value") elif ((.key + .value) | explode | any(. < 32)) then error("capability \(.key | @json) contains a control character") else "\(.key | @base64):\(.value | @base64)" end end'
 # The agent ignores environment variables whose value is this long or longer.
 readonly MAX_VALUE_LENGTH=1024
+# Capability names: the same rules as the queue item schema (a test keeps them equal).
+readonly CAPABILITY_NAME_PATTERN='^[A-Za-z][A-Za-z0-9._-]{0,127}$'
+readonly DENIED_PREFIXES=(AGENT_ AWS_ AZP_ BASH_ DOTNET_ COMPLUS_ CORECLR_ ECS_ GIT_ LC_ LD_ NODE_ SSL_ SYSTEM_ BUILD_ TF_BUILD VSO_ VSTS_)
+readonly DENIED_NAMES=(ALL_PROXY BASHOPTS CDPATH CURL_CA_BUNDLE CURL_HOME ENV GLOBIGNORE HOME HOSTNAME HTTP_PROXY HTTPS_PROXY IFS JAVA_TOOL_OPTIONS LANG LANGUAGE LOGNAME MAIL NO_PROXY OLDPWD PATH PERL5LIB PERL5OPT POSIXLY_CORRECT PROMPT_COMMAND PS1 PS2 PS4 PWD PYTHONHOME PYTHONPATH PYTHONSTARTUP REQUESTS_CA_BUNDLE RUBYOPT SHELL SHELLOPTS SHLVL TERM TMPDIR TZ USER _JAVA_OPTIONS)
 
-azp_token=""
 agent_name=""
 agent_pid=""
 stop_status=""
-registered=0
+token_fd=""
 max_jobs=1
 cap_env=()
 
@@ -35,36 +42,38 @@ is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 
 # --- environment -------------------------------------------------------------------
 
-read_token() {
-    local token
-    if [[ -n ${AZP_TOKEN_FILE:-} ]]; then
-        [[ -f $AZP_TOKEN_FILE && -r $AZP_TOKEN_FILE ]] ||
-            die "AZP_TOKEN_FILE names '$AZP_TOKEN_FILE', which is not a readable file"
-        [[ -z ${AZP_TOKEN:-} ]] || log "AZP_TOKEN_FILE is set: ignoring AZP_TOKEN"
-        token=$(<"$AZP_TOKEN_FILE")
-        token=${token//$'\r'/}
-        token=${token#"${token%%[![:space:]]*}"}
-        token=${token%"${token##*[![:space:]]}"}
-        [[ -n $token ]] || die "AZP_TOKEN_FILE '$AZP_TOKEN_FILE' is empty"
-        [[ $token != *[[:space:]]* ]] || die "AZP_TOKEN_FILE '$AZP_TOKEN_FILE' holds more than one word"
-    else
-        token=$AZP_TOKEN
-        [[ $token != *[[:space:]]* ]] || die "AZP_TOKEN contains whitespace"
-    fi
-    azp_token=$token
-    unset AZP_TOKEN AZP_TOKEN_FILE
+# Open the PAT file and delete it at once: from here on only this descriptor reaches it,
+# and close_token() drops the descriptor before the agent can take a job. A file that
+# cannot be deleted is fatal: the job runs as this user and could read it.
+open_token() {
+    local file=$AZP_TOKEN_FILE
+    [[ -f $file && -r $file ]] || die "AZP_TOKEN_FILE names '$file', which is not a readable file"
+    exec {token_fd}<"$file"
+    rm -f -- "$file" || die "could not delete the PAT file '$file': refusing to run a job beside it"
+    [[ ! -e $file ]] || die "the PAT file '$file' is still there: refusing to run a job beside it"
+    unset AZP_TOKEN_FILE
+}
+
+close_token() {
+    [[ -n $token_fd ]] || return 0
+    exec {token_fd}<&-
+    token_fd=""
 }
 
 validate_environment() {
     local errors=()
     if [[ -z ${AZP_URL:-} ]]; then
         errors+=("AZP_URL is not set (the organisation URL, https://dev.azure.com/ORG)")
-    elif [[ ! $AZP_URL =~ ^https?://[^[:space:]/]+ || $AZP_URL == *[[:space:]]* ]]; then
-        errors+=("AZP_URL must be an http(s) URL, got '$AZP_URL'")
+    elif [[ $AZP_URL == *[[:space:]@]* ]] ||
+        ! [[ $AZP_URL =~ ^https://[^/]+ || $AZP_URL =~ ^http://(127\.0\.0\.1|localhost)(:[0-9]+)?(/|$) ]]; then
+        errors+=("AZP_URL must be an https:// URL (plain http only to 127.0.0.1), got '$AZP_URL'")
     fi
     [[ -n ${AZP_POOL:-} ]] || errors+=("AZP_POOL is not set (the agent pool name)")
-    [[ -n ${AZP_TOKEN_FILE:-}${AZP_TOKEN:-} ]] ||
-        errors+=("AZP_TOKEN_FILE or AZP_TOKEN must be set (the PAT that registers the agent)")
+    if [[ -v AZP_TOKEN ]]; then
+        errors+=("AZP_TOKEN is not accepted: every process of the container (and so every job) could read it; hand the PAT over as a file named by AZP_TOKEN_FILE")
+    elif [[ -z ${AZP_TOKEN_FILE:-} ]]; then
+        errors+=("AZP_TOKEN_FILE is not set (the file the task's init step wrote the PAT to)")
+    fi
     case ${AZP_PLACEHOLDER:-} in
         "" | 0 | 1) ;;
         *) errors+=("AZP_PLACEHOLDER must be 1 or 0, got '$AZP_PLACEHOLDER'") ;;
@@ -73,14 +82,11 @@ validate_environment() {
         errors+=("AZP_AGENT_NAME is set but empty")
     fi
     local name
-    for name in AZP_STOP_GRACE_SECONDS AZP_REMOVE_RETRY_SECONDS AZP_RELAUNCH_DELAY_SECONDS; do
+    for name in AZP_STOP_GRACE_SECONDS AZP_RELAUNCH_DELAY_SECONDS; do
         if [[ -n ${!name:-} ]] && ! is_uint "${!name}"; then
             errors+=("$name must be a whole number of seconds, got '${!name}'")
         fi
     done
-    if [[ -n ${AZP_REMOVE_ATTEMPTS:-} ]] && { ! is_uint "$AZP_REMOVE_ATTEMPTS" || ((AZP_REMOVE_ATTEMPTS < 1)); }; then
-        errors+=("AZP_REMOVE_ATTEMPTS must be a whole number from 1, got '$AZP_REMOVE_ATTEMPTS'")
-    fi
     for name in config.sh run.sh; do
         [[ -x $AGENT_HOME/$name ]] || errors+=("AGENT_HOME '$AGENT_HOME' has no executable $name")
     done
@@ -88,7 +94,7 @@ validate_environment() {
         for name in "${errors[@]}"; do log "error: $name"; done
         exit 2
     fi
-    read_token
+    open_token
 }
 
 require_jq() {
@@ -115,6 +121,21 @@ resolve_agent_name() {
     log "agent name from the ECS task id: $agent_name"
 }
 
+# The queue item schema's rules again: a name the shell, the loader or the image gives
+# meaning to (BASH_FUNC_x%%, LD_PRELOAD, SHELLOPTS...) would run code beside the PAT.
+check_capability_name() {
+    local name=$1 upper prefix denied
+    [[ $name =~ $CAPABILITY_NAME_PATTERN ]] ||
+        die "AZP_CAPABILITIES: capability name '$name' must be letters, digits, '.', '_' or '-', starting with a letter"
+    upper=${name^^}
+    for prefix in "${DENIED_PREFIXES[@]}"; do
+        [[ $upper != "$prefix"* ]] || die "AZP_CAPABILITIES: '$name' is reserved (the shell, the loader or the agent gives it meaning)"
+    done
+    for denied in "${DENIED_NAMES[@]}"; do
+        [[ $upper != "$denied" ]] || die "AZP_CAPABILITIES: '$name' is reserved (the shell, the loader or the agent gives it meaning)"
+    done
+}
+
 # AZP_CAPABILITIES ({"name": "value", ...}) becomes NAME=VALUE pairs in the environment of
 # config.sh and run.sh: the agent reports every environment variable as a capability.
 # Names that are not shell identifiers (java.version, maven-3) are passed the same way:
@@ -138,12 +159,7 @@ parse_capabilities() {
             log "AZP_CAPABILITIES: skipping '$name': the agent reports Agent.* capabilities itself"
             continue
         fi
-        [[ $name != *=* ]] || die "AZP_CAPABILITIES: capability name '$name' contains '='"
-        case $name in
-            AZP_* | VSTS_AGENT_INPUT_* | VSO_AGENT_IGNORE)
-                die "AZP_CAPABILITIES: '$name' is reserved for the agent's own settings"
-                ;;
-        esac
+        check_capability_name "$name"
         ((${#value} < MAX_VALUE_LENGTH)) ||
             die "AZP_CAPABILITIES: the value of '$name' is $MAX_VALUE_LENGTH characters or longer, which the agent ignores"
         if current=$(printenv -- "$name"); then
@@ -172,8 +188,8 @@ on_signal() {
     stop_agent
 }
 
-# Wait until every process of the agent's group is gone, so that deregistration does not
-# race a job that is still being cancelled; kill what is left after the grace period.
+# Wait until every process of the agent's group is gone, so that the container does not
+# exit under a job that is still being cancelled; kill what is left after the grace period.
 wait_for_group() {
     local pgid=$1 ticks=0 limit=$((${AZP_STOP_GRACE_SECONDS:-20} * 5))
     while kill -0 -- "-$pgid" 2>/dev/null; do
@@ -274,38 +290,28 @@ run_jobs() {
 
 # --- registration --------------------------------------------------------------------
 
+# config.sh gets the PAT in its own environment (VSTS_AGENT_INPUT_TOKEN, which the agent
+# reads and removes), never on a command line; the subshell that reads it execs config.sh,
+# so this shell never holds the value, and the descriptor is closed once config.sh is done.
 configure() {
     log "registering agent '$agent_name' in pool '$AZP_POOL' of $AZP_URL"
-    env -- "${cap_env[@]}" ./config.sh --unattended --url "$AZP_URL" --auth pat \
-        --token "$azp_token" --pool "$AZP_POOL" --agent "$agent_name" \
-        --work "$AZP_WORK" --replace --acceptTeeEula
-}
-
-# Bounded retries; a failure is logged, never masks the job's status: the reaper deletes
-# agents left offline by dead tasks.
-deregister() {
-    ((registered)) || return 0
-    registered=0
-    local attempts=${AZP_REMOVE_ATTEMPTS:-5} delay=${AZP_REMOVE_RETRY_SECONDS:-3} attempt status
-    for ((attempt = 1; attempt <= attempts; attempt++)); do
-        if ./config.sh remove --unattended --auth pat --token "$azp_token"; then
-            log "deregistered agent '$agent_name'"
-            return 0
-        else
-            status=$?
-        fi
-        log "deregistration attempt $attempt of $attempts failed (exit $status)"
-        if ((attempt < attempts)); then pause "$delay"; fi
-    done
-    log "warning: agent '$agent_name' is still registered; the reaper deletes it once it is offline"
-}
-
-# shellcheck disable=SC2329 # invoked by the EXIT trap
-on_exit() {
-    local status=$?
-    trap - EXIT
-    deregister
-    exit "$status"
+    local status=0
+    (
+        token=""
+        IFS= read -r -d '' -u "$token_fd" token || true
+        token=${token//$'\r'/}
+        token=${token#"${token%%[![:space:]]*}"}
+        token=${token%"${token##*[![:space:]]}"}
+        [[ -n $token ]] || die "the PAT file was empty"
+        [[ $token != *[[:space:]]* ]] || die "the PAT file holds more than one word"
+        exec {token_fd}<&-
+        export VSTS_AGENT_INPUT_TOKEN=$token
+        unset token
+        exec env -- "${cap_env[@]}" ./config.sh --unattended --url "$AZP_URL" --auth pat \
+            --pool "$AZP_POOL" --agent "$agent_name" --work "$AZP_WORK" --replace --acceptTeeEula
+    ) || status=$?
+    close_token
+    return "$status"
 }
 
 main() {
@@ -315,11 +321,10 @@ main() {
     cd "$AGENT_HOME"
     resolve_agent_name
     parse_capabilities
-    export VSO_AGENT_IGNORE="AZP_TOKEN,AZP_TOKEN_FILE,AZP_CAPABILITIES${VSO_AGENT_IGNORE:+,$VSO_AGENT_IGNORE}"
+    export VSO_AGENT_IGNORE="AZP_TOKEN_FILE,AZP_CAPABILITIES${VSO_AGENT_IGNORE:+,$VSO_AGENT_IGNORE}"
 
     trap 'on_signal TERM 143' TERM
     trap 'on_signal INT 130' INT
-    trap on_exit EXIT
 
     validate_max_jobs
     local status=0
@@ -332,10 +337,10 @@ main() {
         log "placeholder agent '$agent_name' registered; it runs no job and stays registered"
         exit "${stop_status:-0}"
     fi
-    registered=1
 
     run_jobs || status=$?
-    deregister
+    # No deregistration here: that would need the PAT while a job could still read it. The
+    # agent is offline now; the control plane deletes it (its task is gone by then).
     exit "${stop_status:-$status}"
 }
 

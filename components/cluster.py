@@ -2,12 +2,19 @@
 
 An ECS cluster with FARGATE and FARGATE_SPOT, an ECR repository for the agent image, a
 log group, an execution role that can pull the image, write logs and read only the PAT
-secret, an empty task role, and one task definition per agent profile from stack config.
+secrets of the listed organisations, an empty task role, and one task definition per
+agent profile from stack config.
 
-The PAT reaches the container only as the ECS secret ``AZP_TOKEN`` (valueFrom the secret
-ARN), never as an environment value. ``AZP_POOL``, ``AZP_AGENT_NAME`` and
-``AZP_CAPABILITIES`` differ per queue and launch, so the launch step passes them as
-RunTask container overrides.
+Each task has two containers. The init container (``handover.sh`` from the agent image,
+not essential, as root with every capability but CHOWN dropped and a read-only root file
+system) is the only one with ECS secrets: the PAT of each listed organisation as
+``AZP_PAT_<NAME>``. It writes the one the launch step names (``AZP_ORGANIZATION``) to a
+task-scoped volume, readable only by the agent's user, and exits. The agent container
+starts once it exited 0 (``dependsOn`` SUCCESS), with no secrets at all: ``start.sh``
+reads and deletes the file. The execution role (not the task role, whose credentials
+every job could use) is what reads the secrets. ``AZP_URL``, ``AZP_POOL``,
+``AZP_AGENT_NAME`` and ``AZP_CAPABILITIES`` differ per queue and launch, so the launch
+step passes them as RunTask container overrides.
 """
 
 from __future__ import annotations
@@ -22,13 +29,40 @@ import pulumi_aws as aws
 
 from adoscale import capacity
 from adoscale.capacity import ProfileLaunch
+from adoscale.organizations import (
+    AGENT_UID,
+    HANDOVER_DIRECTORY,
+    INIT_CONTAINER_NAME,
+    TOKEN_FILE,
+    Organization,
+    Organizations,
+    name_from_url,
+)
 from components import iam
 from components.config import AgentProfile
 from components.ec2_capacity import Ec2Capacity, Ec2CapacityArgs, ec2_task
 from components.iam import AwsContext
 
 CONTAINER_NAME = "agent"
-STOP_TIMEOUT_SECONDS = 120  # Fargate's maximum: time for the agent to deregister
+STOP_TIMEOUT_SECONDS = 120  # Fargate's maximum: time for a cancelled job to stop
+HANDOVER_VOLUME = "pat-handover"
+# Docker's default capabilities but CHOWN: all the init container needs is to give the PAT
+# file to the agent's user (Fargate can drop any capability, add none but SYS_PTRACE).
+INIT_DROPPED_CAPABILITIES = (
+    "AUDIT_WRITE",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "NET_RAW",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+)
 
 
 def _profile_launch(profiles: Sequence[AgentProfile], providers: Mapping[str, str]) -> str:
@@ -93,6 +127,15 @@ class AgentClusterArgs:
     # where instances of ec2 profiles run (unused when every profile is on Fargate)
     subnet_ids: pulumi.Input[Sequence[str]] = ()
     security_group_ids: pulumi.Input[Sequence[str]] = ()
+    other_organizations: Sequence[Organization] = ()
+
+    def pat_secrets(self) -> list[tuple[str, pulumi.Input[str]]]:
+        """(variable, secret ARN) of every listed organisation, the stack's own first."""
+        own = Organization(name_from_url(self.organization_url), self.organization_url, "-")
+        Organizations([own, *self.other_organizations])  # refuses duplicates
+        return [(own.pat_variable, self.pat_secret_arn)] + [
+            (org.pat_variable, org.pat_secret_arn) for org in self.other_organizations
+        ]
 
 
 class AgentCluster(pulumi.ComponentResource):
@@ -191,7 +234,9 @@ class AgentCluster(pulumi.ComponentResource):
             f"{name}-task",
             description="adoscale agent tasks: no permissions unless the stack config adds some",
             assume_role_policy=iam.assume_role_policy(
-                "ecs-tasks.amazonaws.com", source_account=args.context.account_id
+                "ecs-tasks.amazonaws.com",
+                source_account=args.context.account_id,
+                source_arn=args.context.arn("ecs", "*"),
             ),
             tags=tags,
             opts=child,
@@ -259,7 +304,10 @@ class AgentCluster(pulumi.ComponentResource):
                         [self.repository.arn],
                     ),
                     iam.log_writer(self.log_group.arn),
-                    iam.allow(["secretsmanager:GetSecretValue"], [args.pat_secret_arn]),
+                    iam.allow(
+                        ["secretsmanager:GetSecretValue"],
+                        [arn for _variable, arn in args.pat_secrets()],
+                    ),
                     iam.kms_via(args.context, args.kms_key_arn, "secretsmanager", ["kms:Decrypt"]),
                 ]
             ),
@@ -274,26 +322,44 @@ class AgentCluster(pulumi.ComponentResource):
         args: AgentClusterArgs,
         tags: Mapping[str, str],
     ) -> aws.ecs.TaskDefinition:
+        image = pulumi.Output.concat(self.repository.repository_url, ":", profile.image_tag)
+        volume = {"sourceVolume": HANDOVER_VOLUME, "containerPath": HANDOVER_DIRECTORY}
+        handover = {
+            "name": INIT_CONTAINER_NAME,
+            "image": image,
+            "essential": False,
+            "entryPoint": ["/usr/local/bin/handover.sh"],
+            "user": "0",
+            "readonlyRootFilesystem": True,
+            "memory": 64,
+            "environment": [
+                {"name": "AZP_TOKEN_FILE", "value": TOKEN_FILE},
+                {"name": "AZP_AGENT_UID", "value": str(AGENT_UID)},
+            ],
+            "secrets": [
+                {"name": variable, "valueFrom": arn} for variable, arn in args.pat_secrets()
+            ],
+            "mountPoints": [volume],
+            "logConfiguration": self._log_configuration(args, f"{profile.name}-handover"),
+            "linuxParameters": {"capabilities": {"drop": list(INIT_DROPPED_CAPABILITIES)}},
+        }
         container = {
             "name": CONTAINER_NAME,
-            "image": pulumi.Output.concat(self.repository.repository_url, ":", profile.image_tag),
+            "image": image,
             "essential": True,
             "cpu": profile.cpu,
-            "memory": profile.memory,
-            "environment": [{"name": "AZP_URL", "value": args.organization_url}],
-            "secrets": [{"name": "AZP_TOKEN", "valueFrom": args.pat_secret_arn}],
-            "logConfiguration": {
-                "logDriver": "awslogs",
-                "options": {
-                    "awslogs-group": self.log_group.name,
-                    "awslogs-region": args.context.region,
-                    "awslogs-stream-prefix": profile.name,
-                },
-            },
+            "memory": profile.memory - 64,
+            "environment": [
+                {"name": "AZP_URL", "value": args.organization_url},
+                {"name": "AZP_TOKEN_FILE", "value": TOKEN_FILE},
+            ],
+            "mountPoints": [volume],
+            "dependsOn": [{"containerName": INIT_CONTAINER_NAME, "condition": "SUCCESS"}],
+            "logConfiguration": self._log_configuration(args, profile.name),
             "stopTimeout": STOP_TIMEOUT_SECONDS,
             "linuxParameters": {"initProcessEnabled": True},
         }
-        containers = [container]
+        containers = [handover, container]
         options: dict[str, Any] = dict(
             family=f"{args.resource_prefix}-{profile.name}",
             cpu=str(profile.cpu),
@@ -308,6 +374,7 @@ class AgentCluster(pulumi.ComponentResource):
             ),
             execution_role_arn=self.execution_role.arn,
             task_role_arn=self.task_role.arn,
+            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=HANDOVER_VOLUME)],
             tags={**tags, "adoscale:profile": profile.name},
         )
         if profile.on_ec2:
@@ -318,3 +385,13 @@ class AgentCluster(pulumi.ComponentResource):
             **options,
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+    def _log_configuration(self, args: AgentClusterArgs, prefix: str) -> dict[str, object]:
+        return {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": self.log_group.name,
+                "awslogs-region": args.context.region,
+                "awslogs-stream-prefix": prefix,
+            },
+        }

@@ -18,6 +18,13 @@ from typing import Any
 import pulumi
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from adoscale.organizations import (
+    Organization,
+    OrganizationError,
+    Organizations,
+    name_from_url,
+    normalize_url,
+)
 from adoscale.schema import PROFILE_NAME_PATTERN
 from adoscale.settings import ARN as _ARN
 from adoscale.settings import POLL_INTERVAL_BOUNDS
@@ -126,7 +133,8 @@ class StackConfig:
     container_insights: str = "enabled"
     ecr_keep_images: int = 30
     agent_task_role_policy_arns: tuple[str, ...] = ()
-    additional_pat_secret_arns: tuple[str, ...] = ()
+    # The organisations served besides the stack's own, each with its PAT secret.
+    other_organizations: tuple[Organization, ...] = ()
     alarm_oldest_job_age_seconds: int = 900
     alarm_rate_limit_remaining: int = 40
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -406,8 +414,12 @@ def load_stack_config(config: pulumi.Config) -> StackConfig:
     org_url = read.required_text(
         "organizationUrl", "set it with `pulumi config set adoscale:organizationUrl URL`"
     ).rstrip("/")
-    if org_url and not _URL.match(org_url):
-        read.problem("organizationUrl", f"not an http(s) URL: {org_url!r}")
+    if org_url:
+        try:
+            org_url = normalize_url(org_url)
+            name_from_url(org_url)
+        except OrganizationError as error:
+            read.problem("organizationUrl", f"{org_url!r}: {error}")
     pat_plain = config.get("pat")
     if pat_plain is None or not pat_plain.strip():
         read.problem(
@@ -482,11 +494,7 @@ def load_stack_config(config: pulumi.Config) -> StackConfig:
         agent_task_role_policy_arns=read.strings(
             "agentTaskRolePolicyArns", lambda arn: bool(_ARN.match(arn)), "policy ARNs"
         ),
-        additional_pat_secret_arns=read.strings(
-            "additionalPatSecretArns",
-            lambda arn: bool(_ARN.match(arn)) and ":secretsmanager:" in arn,
-            "Secrets Manager secret ARNs",
-        ),
+        other_organizations=_organizations(read, org_url),
         alarm_oldest_job_age_seconds=read.number(
             "alarmOldestJobAgeSeconds", DEFAULTS["alarm_oldest_job_age_seconds"], 60, 86400
         ),
@@ -510,6 +518,52 @@ def load_stack_config(config: pulumi.Config) -> StackConfig:
         tags=dict(tags),
         **result,
     )
+
+
+class _OrganizationSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(
+        required=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9-]{0,49}$")
+    )
+    url = fields.String(required=True)
+    patSecretArn = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:\S+$",
+            error="not a Secrets Manager secret ARN",
+        ),
+    )
+
+
+def _organizations(read: _Reader, own_url: str) -> tuple[Organization, ...]:
+    """``organizations``: the others adoscale may serve; the stack's own comes first."""
+    if read.config.get("additionalPatSecretArns") is not None:
+        read.problem(
+            "additionalPatSecretArns",
+            "replaced by adoscale:organizations (a list of {name, url, patSecretArn}):"
+            " a PAT secret now belongs to a listed organisation",
+        )
+    data = read.objects("organizations", [], _OrganizationSchema(), many=True)
+    if not data:
+        return ()
+    others = []
+    for index, item in enumerate(data):
+        try:
+            url = normalize_url(item["url"])
+        except OrganizationError as error:
+            read.problem("organizations", f"[{index}].url: {error}")
+            continue
+        others.append(Organization(item["name"], url, item["patSecretArn"]))
+    if own_url and len(others) == len(data):
+        placeholder = "arn:aws:secretsmanager:xx-xxxx-1:000000000000:secret:stack-pat"
+        try:
+            own = Organization(name_from_url(own_url), own_url, placeholder)
+            Organizations([own, *others])
+        except OrganizationError as error:
+            read.problem("organizations", str(error))
+    return tuple(others)
 
 
 def _profiles(read: _Reader, default_image_tag: str | None) -> tuple[AgentProfile, ...]:

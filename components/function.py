@@ -35,6 +35,8 @@ class ScopedFunctionArgs:
     memory_mb: int = 256
     reserved_concurrency: int | None = None
     tracing: bool = False
+    # Confused-deputy protection: Lambda assumes the role only for functions of this account.
+    source_account: pulumi.Input[str] | None = None
 
 
 class ScopedFunction(pulumi.ComponentResource):
@@ -60,7 +62,9 @@ class ScopedFunction(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-role",
             description=f"adoscale {name}: {args.description}",
-            assume_role_policy=iam.assume_role_policy("lambda.amazonaws.com"),
+            assume_role_policy=iam.assume_role_policy(
+                "lambda.amazonaws.com", source_account=args.source_account
+            ),
             tags=dict(args.tags),
             opts=child,
         )

@@ -71,16 +71,25 @@ def document(statements: Sequence[Statement]) -> pulumi.Output[str]:
 
 
 def assume_role_policy(
-    service: str, *, source_account: pulumi.Input[str] | None = None
+    service: str,
+    *,
+    source_account: pulumi.Input[str] | None = None,
+    source_arn: pulumi.Input[str] | None = None,
 ) -> pulumi.Output[str]:
-    """Trust ``service``; with ``source_account``, only on behalf of this account."""
+    """Trust ``service``; with ``source_account``, only on behalf of this account, and with
+    ``source_arn`` (a pattern), only for those resources (confused-deputy protection)."""
     statement: Statement = {
         "Effect": "Allow",
         "Principal": {"Service": service},
         "Action": "sts:AssumeRole",
     }
+    condition: dict[str, Any] = {}
     if source_account is not None:
-        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+        condition["StringEquals"] = {"aws:SourceAccount": source_account}
+    if source_arn is not None:
+        condition["ArnLike"] = {"aws:SourceArn": source_arn}
+    if condition:
+        statement["Condition"] = condition
     return document([statement])
 
 

@@ -6,14 +6,17 @@ its ``NEEDS`` table, which variables and IAM actions each need brings; this modu
 that table into IAM statements (scoped to the stack's resources) and variable values, so
 the poller and every step get the same, minimal, translation:
 
-- ``ado``: secretsmanager:GetSecretValue on the PAT secret(s) and kms:Decrypt through
-  Secrets Manager; ADOSCALE_ORG_URL, ADOSCALE_PAT_SECRET_ARN.
+- ``ado``: secretsmanager:GetSecretValue on the PAT secrets of the listed organisations
+  and kms:Decrypt through Secrets Manager; ADOSCALE_ORG_URL, ADOSCALE_PAT_SECRET_ARN,
+  ADOSCALE_ORGANIZATIONS (the organisations a PAT may be sent to).
 - ``ecs_read``: ecs:ListTasks (bound by the ecs:cluster condition) and ecs:DescribeTasks
   on the cluster's tasks; ADOSCALE_CLUSTER, ADOSCALE_PROFILE_LAUNCH (boot timeouts).
 - ``ecs_run``: ecs:RunTask on the agent task-definition families (on this cluster),
   ecs:TagResource during RunTask, iam:PassRole of the agent execution and task roles to
   ecs-tasks only; ADOSCALE_CLUSTER, _SUBNETS, _SECURITY_GROUPS, _TASK_DEFINITIONS,
-  _CONTAINER_NAME, _ASSIGN_PUBLIC_IP, _PROFILE_LAUNCH (capacity providers of ec2 profiles).
+  _CONTAINER_NAME, _ASSIGN_PUBLIC_IP, _PROFILE_LAUNCH (capacity providers of ec2 profiles),
+  and the organisation list of ``ado`` (no secret access: each task is only told which
+  organisation's PAT its init container hands over).
 - ``ecs_stop``: ecs:StopTask on the cluster's tasks; ADOSCALE_CLUSTER.
 - ``alerts``: sns:Publish on the topic (+ KMS through SNS) and the ``state`` grants for
   dedupe marks; ADOSCALE_ALERT_TOPIC_ARN, ADOSCALE_STATE_TABLE.
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from adoscale.organizations import Organization, dump_organizations
 from adoscale.workflow import steps
 from components import iam
 from components.iam import AwsContext
@@ -58,7 +62,7 @@ class RuntimeResources:
     topic_arn: pulumi.Input[str]
     organization_url: str
     pat_secret_arn: pulumi.Input[str]
-    additional_pat_secret_arns: Sequence[str]
+    other_organizations: Sequence[Organization]
     metric_namespace: str
     cluster_name: pulumi.Output[str]
     cluster_arn: pulumi.Input[str]
@@ -98,7 +102,7 @@ class Grants:
                 "pat",
                 iam.allow(
                     ["secretsmanager:GetSecretValue"],
-                    [r.pat_secret_arn, *r.additional_pat_secret_arns],
+                    [r.pat_secret_arn, *(o.pat_secret_arn for o in r.other_organizations)],
                 ),
             )
             self.add(
@@ -201,6 +205,11 @@ def poller_statements(
     if express_state_machine_arn is not None:
         machines.append(express_state_machine_arn)
     grants.add("start", iam.allow(["states:StartExecution"], machines))
+    # the execution data is encrypted with the stack key: starting one encrypts its input
+    grants.add(
+        "start-kms",
+        iam.kms_via(r.context, r.kms_key_arn, "states", ["kms:Decrypt", "kms:GenerateDataKey"]),
+    )
     grants.add(
         "describe",
         iam.allow(
@@ -220,6 +229,7 @@ def _variable_values(r: RuntimeResources) -> dict[str, Callable[[], pulumi.Input
     return {
         "ADOSCALE_ORG_URL": lambda: r.organization_url,
         "ADOSCALE_PAT_SECRET_ARN": lambda: r.pat_secret_arn,
+        "ADOSCALE_ORGANIZATIONS": lambda: dump_organizations(r.other_organizations),
         "ADOSCALE_CLUSTER": lambda: r.cluster_name,
         "ADOSCALE_SUBNETS": lambda: _joined(r.subnet_ids),
         "ADOSCALE_SECURITY_GROUPS": lambda: _joined(r.security_group_ids),

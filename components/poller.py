@@ -90,6 +90,7 @@ class ScheduledPoller(pulumi.ComponentResource):
                 memory_mb=MEMORY_MB,
                 reserved_concurrency=1,
                 tracing=args.tracing,
+                source_account=resources.context.account_id,
             ),
             opts=child,
         )

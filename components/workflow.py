@@ -81,6 +81,7 @@ class Workflow(pulumi.ComponentResource):
                     timeout_seconds=step.timeout_seconds,
                     memory_mb=step.memory_mb,
                     tracing=args.tracing,
+                    source_account=resources.context.account_id,
                 ),
                 opts=child,
             )
@@ -99,7 +100,9 @@ class Workflow(pulumi.ComponentResource):
             f"{name}-role",
             description="adoscale scaling state machine: invoke its steps, deliver logs",
             assume_role_policy=iam.assume_role_policy(
-                "states.amazonaws.com", source_account=resources.context.account_id
+                "states.amazonaws.com",
+                source_account=resources.context.account_id,
+                source_arn=resources.context.arn("states", "stateMachine:*"),
             ),
             tags=dict(args.tags),
             opts=child,
@@ -107,6 +110,13 @@ class Workflow(pulumi.ComponentResource):
         statements = [
             iam.allow(["lambda:InvokeFunction"], step_arns),
             iam.allow(list(LOG_DELIVERY_ACTIONS), ["*"]),
+            # the execution data is encrypted with the stack key (see encryption below)
+            iam.kms_via(
+                resources.context,
+                resources.kms_key_arn,
+                "states",
+                ["kms:Decrypt", "kms:GenerateDataKey"],
+            ),
         ]
         if args.tracing:
             statements.append(iam.XRAY_WRITER)
@@ -128,6 +138,13 @@ class Workflow(pulumi.ComponentResource):
             ),
             tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(
                 enabled=args.tracing
+            ),
+            # Execution input, output and history (queue names, agent ids, alert details)
+            # encrypted with the stack's key rather than an AWS-owned one.
+            encryption_configuration=aws.sfn.StateMachineEncryptionConfigurationArgs(
+                type="CUSTOMER_MANAGED_KMS_KEY",
+                kms_key_id=resources.kms_key_arn,
+                kms_data_key_reuse_period_seconds=300,
             ),
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from adoscale.ado import AdoClient
 from adoscale.deadline import Deadline
+from adoscale.exceptions import QueueConfigError
+from adoscale.organizations import OrganizationError
 from adoscale.pat import PatCache
 from adoscale.schema import Queue
 from adoscale.settings import Settings
@@ -35,8 +37,13 @@ class AdoConnections:
         self._lock = threading.Lock()
 
     def key(self, queue: Queue) -> tuple[str, str]:
-        org = (queue.organization_url or self._settings.org_url).rstrip("/")
-        return org, queue.pat_secret_arn or self._settings.pat_secret_arn
+        """(URL, PAT secret) of the queue's organisation, always one the stack lists:
+        raises OrganizationError for any other, so no PAT is sent to a queue's choice."""
+        try:
+            organization = self._settings.organizations().resolve(queue.organization_url)
+        except OrganizationError as error:
+            raise QueueConfigError(queue.queue, {"organization_url": [str(error)]}) from None
+        return organization.url, organization.pat_secret_arn
 
     def client(self, key: tuple[str, str]) -> AdoClient:
         with self._lock:

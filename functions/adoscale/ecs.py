@@ -45,6 +45,10 @@ class LaunchSpec:
     assign_public_ip: bool = False
     environment: Mapping[str, str] = field(default_factory=dict, hash=False)
     spot: bool = False
+    # The task's init container (it hands the PAT over) and what it is told: which of
+    # the stack's organisations this agent serves. Empty: no init container override.
+    init_container_name: str = ""
+    init_environment: Mapping[str, str] = field(default_factory=dict, hash=False)
     capacity_provider: str | None = None  # an EC2 capacity provider; None: Fargate
     one_per_instance: bool = False  # EC2 only: never two of these tasks on one instance
 
@@ -199,6 +203,16 @@ class AgentTasks:
                 ]
             },
         }
+        if spec.init_container_name:
+            arguments["overrides"]["containerOverrides"].append(
+                {
+                    "name": spec.init_container_name,
+                    "environment": [
+                        {"name": name, "value": value}
+                        for name, value in sorted(spec.init_environment.items())
+                    ],
+                }
+            )
         if provider == spec.capacity_provider:
             arguments["capacityProviderStrategy"] = [
                 {"capacityProvider": provider, "weight": 1, "base": 0}

@@ -12,7 +12,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,12 +34,14 @@ from adoscale.metrics import (
 )
 from adoscale.models import Agent, AgentTask, Headroom, JobRequest
 from adoscale.naming import poll_slot
+from adoscale.organizations import OrganizationError, Organizations
 from adoscale.policy import NONE, Decision, allocate_headroom, decide, launches_wanted, needs_reap
 from adoscale.redact import Redactor
 from adoscale.schema import Queue
 from adoscale.settings import Settings
 from adoscale.shards import OrgScheduler
 from adoscale.store import QueueStore, ScanResult
+from adoscale.workflow.reaper import dead_agent
 from adoscale.workflow.request import ScalingRequest
 
 LOG = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ class PollReport:
     started: list[str] = field(default_factory=list)
     already_started: list[str] = field(default_factory=list)  # same name, earlier poll
     ado_requests: int = 0
+    deleted_agents: int = 0  # exited after their job, deleted this cycle
 
     def to_result(self) -> dict[str, Any]:
         return {
@@ -190,7 +193,9 @@ class _Cycle:
     def run(self) -> PollReport:
         self.prefetch()
         scan = self.read_queues()
-        queues, invalid = usable_queues(scan.queues, self.p._settings.task_definitions)
+        queues, invalid = usable_queues(
+            scan.queues, self.p._settings.task_definitions, self.p._settings.organizations()
+        )
         for error in [*scan.errors, *invalid]:
             self.fail(
                 PollError(error.queue or STACK, error.kind, error.describe()),
@@ -265,6 +270,8 @@ class _Cycle:
         pools = self.fetch_pools(queues)
         tasks, tasks_known = tasks_listing.result()
         counted = self.count(queues, pools, tasks)
+        if self.act and tasks_known:
+            counted = self.delete_exited_agents(counted, pools, tasks)
         self.decide(counted, tasks_known)
         if self.act:
             self.start_executions({queue.queue for queue in queues})
@@ -429,6 +436,48 @@ class _Cycle:
                 )
                 counted.append((queue, key[1], key[0], counts))
         return counted
+
+    def delete_exited_agents(
+        self,
+        counted: list[tuple[Queue, int, OrgKey, QueueCounts]],
+        pools: dict[tuple[OrgKey, int], PoolState],
+        tasks: dict[str, list[AgentTask]],
+    ) -> list[tuple[Queue, int, OrgKey, QueueCounts]]:
+        """Agents never deregister themselves (that would need the PAT beside a job): one
+        that exited after its job is offline with its task gone, and is deleted here, in
+        the first cycle that sees it, instead of waiting for a reap behind scaling work."""
+        futures = {}
+        for queue, pool_id, org, counts in counted:
+            if counts.offline == 0:
+                continue
+            live = {
+                key
+                for task in tasks.get(queue.queue, [])
+                if not task.stopping
+                for key in task.agent_keys
+            }
+            client = self.p._connections.client(org)
+            for agent in pools[org, pool_id].agents:
+                if dead_agent(agent, queue.queue, live):
+                    futures[queue.queue, agent.agent_id] = self.p._executor.submit(
+                        client.delete_agent, pool_id, agent.agent_id
+                    )
+        deleted: dict[str, int] = defaultdict(int)
+        for (queue_name, agent_id), future in futures.items():
+            try:
+                future.result()
+            except AdoError as error:  # the reaper retries it; the cycle goes on
+                LOG.warning("deleting exited agent %s of %s: %s", agent_id, queue_name, error)
+                continue
+            deleted[queue_name] += 1
+        with self.lock:  # shards run at once: each adds its own
+            self.report.deleted_agents += sum(deleted.values())
+        return [
+            (q, pool_id, org, replace(c, offline=c.offline - deleted[q.queue]))
+            if deleted.get(q.queue)
+            else (q, pool_id, org, c)
+            for q, pool_id, org, c in counted
+        ]
 
     def decide(
         self, counted: list[tuple[Queue, int, OrgKey, QueueCounts]], tasks_known: bool
@@ -597,19 +646,29 @@ def execution_action(outcome: QueueOutcome) -> str | None:
 
 
 def usable_queues(
-    queues: Sequence[Queue], task_definitions: Mapping[str, str]
+    queues: Sequence[Queue],
+    task_definitions: Mapping[str, str],
+    organizations: Organizations | None = None,
 ) -> tuple[list[Queue], list[QueueConfigError]]:
-    """A queue whose agent profile has no task definition can never launch: it is an
-    invalid item (named, alerted) rather than a workflow failure every cycle."""
-    if not task_definitions:
-        return list(queues), []
+    """A queue whose agent profile has no task definition can never launch, and one that
+    names an organisation the stack does not list must never be polled (its PAT would go
+    to a host the item chose): both are invalid items (named, alerted), not failures."""
     usable: list[Queue] = []
     invalid: list[QueueConfigError] = []
     for queue in queues:
-        if queue.agent_profile in task_definitions:
+        problems: dict[str, list[str]] = {}
+        if task_definitions and queue.agent_profile not in task_definitions:
+            known = ", ".join(sorted(task_definitions))
+            problems["agent_profile"] = [
+                f"no agent profile {queue.agent_profile!r} in this stack (profiles: {known})"
+            ]
+        if organizations is not None:
+            try:
+                organizations.resolve(queue.organization_url)
+            except OrganizationError as error:
+                problems["organization_url"] = [str(error)]
+        if problems:
+            invalid.append(QueueConfigError(queue.queue, problems))
+        else:
             usable.append(queue)
-            continue
-        known = ", ".join(sorted(task_definitions))
-        message = f"no agent profile {queue.agent_profile!r} in this stack (profiles: {known})"
-        invalid.append(QueueConfigError(queue.queue, {"agent_profile": [message]}))
     return usable, invalid

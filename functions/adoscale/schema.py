@@ -19,6 +19,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from adoscale import capability_rules, organizations
 from adoscale.attributes import item_size, to_attribute_map
 from adoscale.exceptions import QueueConfigError
 from adoscale.standby import StandbyWindow, parse_schedule, schedule_items
@@ -28,19 +29,17 @@ from adoscale.standby import StandbyWindow, parse_schedule, schedule_items
 # [0-9]: "\d" also matches Arabic-Indic or fullwidth digits.
 QUEUE_NAME_PATTERN = r"^(?!placeholder(-|\Z))[a-z0-9][a-z0-9-]{0,31}\Z"
 PROFILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z"
-# Capabilities reach the agent as environment variables (C7): no '=', no control
-# characters, and not the names the agent image itself reads.
-CAPABILITY_NAME_PATTERN = (
-    r"^(?!(?i:AZP_|VSTS_AGENT_INPUT_|VSO_AGENT_IGNORE$|PATH$|HOME$))[^=\x00-\x1f\x7f]+$"
-)
-CAPABILITY_NAME_ERROR = "not usable as a capability name (reserved, '=' or control character)"
 # C0 and C1 control characters, DEL, and lone surrogates.
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 MAX_DIGITS = 18  # whole numbers beyond this are refused before int() (every field is < 10**4)
 # DynamoDB refuses items over 400 KB; the same count is checked here so `validate` refuses
 # exactly the items `put` could not write (a few bytes under the service's own limit).
 MAX_ITEM_BYTES = 400_000
-SECRET_ARN_PATTERN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[!-~]{1,512}\Z"  # noqa: S105 (a pattern, not a secret)
+MIGRATION_MESSAGE = (
+    "is no longer accepted: a queue item does not choose a PAT. The stack config lists the"
+    " organisations adoscale serves, each with its PAT secret (adoscale:organizations);"
+    " remove pat_secret_arn and name the organisation in organization_url"
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,6 @@ class Queue:
     capabilities: Mapping[str, str] | None = field(default=None, hash=False)
     spot: bool = False
     organization_url: str | None = None
-    pat_secret_arn: str | None = None
     standby_schedule: tuple[StandbyWindow, ...] = ()
     # Jobs one agent may run before it retires; 1 (one clean container per job) is the
     # safe default. Above 1 the agent waits idle_timeout_minutes after each job for another.
@@ -81,8 +79,6 @@ class Queue:
             item["capabilities"] = dict(self.capabilities)
         if self.organization_url is not None:
             item["organization_url"] = self.organization_url
-        if self.pat_secret_arn is not None:
-            item["pat_secret_arn"] = self.pat_secret_arn
         if self.standby_schedule:
             item["standby_schedule"] = schedule_items(self.standby_schedule)
         return item
@@ -162,6 +158,36 @@ class StrictBoolean(fields.Field):  # type: ignore[type-arg]  # marshmallow 3 an
         return value
 
 
+class OrganizationReference(fields.String):
+    """An organisation's short name or its https:// URL; membership of the stack's list
+    is checked where the list is known (the Lambdas), never trusted to the item."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if organizations.NAME_PATTERN.fullmatch(text):
+            return text
+        if "://" not in text:
+            raise ValidationError(
+                "must be an organisation's short name (letters, digits, '-') or its https:// URL"
+            )
+        try:
+            return organizations.normalize_url(text)
+        except organizations.OrganizationError as error:
+            raise ValidationError(str(error)) from None
+
+
+def _capability_problems(capabilities: Mapping[str, str]) -> dict[str, list[str]]:
+    """Each bad name or value under its own dotted field; then the size of them all."""
+    problems: dict[str, list[str]] = {}
+    for name, value in capabilities.items():
+        for problem in (capability_rules.name_problem(name), capability_rules.value_problem(value)):
+            if problem is not None:
+                problems.setdefault(f"capabilities.{name}", []).append(problem)
+    if not problems and (size := capability_rules.size_problem(capabilities)) is not None:
+        problems["capabilities"] = [f"together {size}"]
+    return problems
+
+
 class StandbySchedule(fields.Field):  # type: ignore[type-arg]  # marshmallow 3 and 4 differ
     """A list of standby windows (``adoscale.standby``); errors name ``[i].field``."""
 
@@ -191,19 +217,14 @@ class QueueSchema(Schema):
     idle_timeout_minutes = WholeNumber(load_default=10, validate=validate.Range(min=1, max=1440))
     agent_profile = Text(load_default="default", validate=validate.Regexp(PROFILE_NAME_PATTERN))
     capabilities = fields.Dict(
-        keys=Text(
-            validate=[
-                validate.Length(min=1, max=256),
-                validate.Regexp(CAPABILITY_NAME_PATTERN, error=CAPABILITY_NAME_ERROR),
-            ]
-        ),
-        # the agent ignores environment values of 1024 characters or more
-        values=Text(validate=validate.Length(max=1023)),
+        keys=Text(),
+        values=Text(),
         load_default=None,
     )
     spot = StrictBoolean(load_default=False)
-    organization_url = fields.Url(schemes={"https", "http"}, require_tld=False, load_default=None)
-    pat_secret_arn = Text(load_default=None, validate=validate.Regexp(SECRET_ARN_PATTERN))
+    organization_url = OrganizationReference(load_default=None)
+    # Kept only to answer existing items with a migration message instead of "unknown field".
+    pat_secret_arn = fields.Raw(validate=lambda value: _refuse(MIGRATION_MESSAGE))
     standby_schedule = StandbySchedule(load_default=())
     max_jobs_per_agent = WholeNumber(load_default=1, validate=validate.Range(min=1, max=1000))
 
@@ -234,6 +255,12 @@ class QueueSchema(Schema):
             raise ValidationError("must not be blank", "pool")
 
     @validates_schema(skip_on_field_errors=True)
+    def _capabilities_usable(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        problems = _capability_problems(data.get("capabilities") or {})
+        if problems:
+            raise ValidationError(problems)
+
+    @validates_schema(skip_on_field_errors=True)
     def _fits_in_dynamodb(self, data: Mapping[str, Any], **kwargs: Any) -> None:
         attributes = to_attribute_map(Queue(**data).to_item())
         size = item_size(attributes)
@@ -248,6 +275,10 @@ class QueueSchema(Schema):
     @post_load
     def _to_queue(self, data: dict[str, Any], **kwargs: Any) -> Queue:
         return Queue(**data)
+
+
+def _refuse(message: str) -> bool:
+    raise ValidationError(message)
 
 
 _SCHEMA = QueueSchema()

@@ -15,6 +15,14 @@ from typing import Any
 from adoscale import capacity
 from adoscale.capacity import ProfileLaunch
 from adoscale.exceptions import ConfigError
+from adoscale.organizations import (
+    Organization,
+    OrganizationError,
+    Organizations,
+    name_from_url,
+    normalize_url,
+    parse_organizations,
+)
 
 # An ARN as the Lambda environment and the stack config accept it: any partition, a
 # service, a region (or none), an account id (or none, or ``aws`` for AWS managed
@@ -43,6 +51,7 @@ class Settings:
     subnets: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
     task_definitions: Mapping[str, str] = field(default_factory=dict, hash=False)
+    other_organizations: tuple[Organization, ...] = ()
     container_name: str = "agent"
     assign_public_ip: bool = False
     alert_dedupe_seconds: int = 900
@@ -63,6 +72,15 @@ class Settings:
     def boot_timeout_for(self, profile: str) -> int:
         """Seconds a task of this profile may take to register (instance boot included)."""
         return self.launch_of(profile).boot_timeout_seconds or self.boot_timeout_seconds
+
+    def organizations(self) -> Organizations:
+        """The allow-list of organisations: the stack's own (ADOSCALE_ORG_URL with
+        ADOSCALE_PAT_SECRET_ARN) first, then ADOSCALE_ORGANIZATIONS."""
+        try:
+            own = Organization(name_from_url(self.org_url), self.org_url, self.pat_secret_arn)
+            return Organizations([own, *self.other_organizations])
+        except OrganizationError as error:
+            raise ConfigError("ADOSCALE_ORGANIZATIONS", str(error)) from None
 
 
 # Environment variable -> (field, parser). Parsers raise ValueError with the reason.
@@ -85,10 +103,20 @@ def _namespace(value: str) -> str:
 
 
 def _url(value: str) -> str:
-    url = value.strip().rstrip("/")
-    if not re.match(r"^https?://[^\s/]+", url):
-        raise ValueError(f"not an http(s) URL: {url!r}")
+    # https only; plain http only to a loopback host (the local mode's fake service)
+    try:
+        url = normalize_url(value, allow_loopback_http=True)
+        name_from_url(url)
+    except OrganizationError as error:
+        raise ValueError(f"{value.strip()!r}: {error}") from None
     return url
+
+
+def _organizations(value: str) -> tuple[Organization, ...]:
+    try:
+        return tuple(parse_organizations(value, allow_loopback_http=True))
+    except OrganizationError as error:
+        raise ValueError(str(error)) from None
 
 
 def _ids(value: str) -> tuple[str, ...]:
@@ -154,6 +182,7 @@ VARIABLES: Mapping[str, tuple[str, Any]] = {
     "ADOSCALE_METRIC_NAMESPACE": ("metric_namespace", _namespace),
     "ADOSCALE_ORG_URL": ("org_url", _url),
     "ADOSCALE_PAT_SECRET_ARN": ("pat_secret_arn", _arn),
+    "ADOSCALE_ORGANIZATIONS": ("other_organizations", _organizations),
     "ADOSCALE_CLUSTER": ("cluster", _text),
     "ADOSCALE_STATE_MACHINE_ARN": ("state_machine_arn", _arn),
     "ADOSCALE_EXPRESS_STATE_MACHINE_ARN": ("express_state_machine_arn", _arn),

@@ -2,11 +2,15 @@
 
 The stub config.sh and run.sh record every call (arguments NUL-separated, environment as
 ``env -0``) in numbered files, so a test sees the order of configure, run and remove and
-what each one was given. Their behaviour is steered by ``STUB_*`` variables.
+what each one was given. Their behaviour is steered by ``STUB_*`` variables. The PAT
+config.sh receives (``VSTS_AGENT_INPUT_TOKEN``) is recorded only as its SHA-256, so the
+records themselves never hold it. Each run hands the PAT over as the task's init
+container would: a file only this user can read, named by ``AZP_TOKEN_FILE``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -24,6 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 START_SH = REPO / "agent" / "start.sh"
 SHIMS = Path(__file__).parent / "shims"
 TOKEN = "pat-0Secret7token9XyZ"  # distinctive, so any leak is found by a plain search
+TOKEN_SHA256 = hashlib.sha256(TOKEN.encode()).hexdigest()
 
 CONFIG_STUB = r"""#!/usr/bin/env bash
 # Stand-in for the agent's config.sh: records its call, then succeeds or fails on request.
@@ -32,7 +37,15 @@ rec=${STUB_RECORD_DIR:?}
 n=$(( $(cat "$rec/seq" 2>/dev/null || echo 0) + 1 )); echo "$n" > "$rec/seq"
 kind=config; [[ ${1:-} == remove ]] && kind=remove
 printf '%s\0' "$@" > "$rec/$(printf %03d "$n")-$kind.args"
-env -0 > "$rec/$(printf %03d "$n")-$kind.env"
+if [[ -v VSTS_AGENT_INPUT_TOKEN ]]; then
+    digest=$(printf '%s' "$VSTS_AGENT_INPUT_TOKEN" | sha256sum)
+    {
+        env -0 -u VSTS_AGENT_INPUT_TOKEN
+        printf 'VSTS_AGENT_INPUT_TOKEN=sha256:%s\0' "${digest%% *}"
+    } > "$rec/$(printf %03d "$n")-$kind.env"
+else
+    env -0 > "$rec/$(printf %03d "$n")-$kind.env"
+fi
 if [[ $kind == remove ]]; then
     k=$(( $(cat "$rec/removes" 2>/dev/null || echo 0) + 1 )); echo "$k" > "$rec/removes"
     (( k > ${STUB_REMOVE_FAILURES:-0} )) || exit 1
@@ -52,6 +65,10 @@ printf '%s\0' "$@" > "$rec/$(printf %03d "$n")-run.args"
 env -0 > "$rec/$(printf %03d "$n")-run.env"
 r=$(( $(cat "$rec/runs" 2>/dev/null || echo 0) + 1 )); echo "$r" > "$rec/runs"
 read -r -a codes <<< "${STUB_RUN_EXITS:-0}"
+if [[ -n ${STUB_SCAN:-} ]]; then
+    # the job: look for the PAT wherever a pipeline step could
+    "$STUB_SCAN" > "$rec/scan-$r.json"
+fi
 if [[ -n ${STUB_WORK_DIR:-} ]]; then
     # what the job found in the work directory, then leftovers of its own (a hidden one too)
     (cd "$STUB_WORK_DIR" && find . -mindepth 1 | sort) > "$rec/$(printf %03d "$n")-run.work"
@@ -146,7 +163,10 @@ class Agent:
         self.home = root / "agent"
         self.records = root / "records"
         self.bin = root / "bin"
-        for directory in (self.home, self.records, self.bin):
+        # the task-scoped volume the init container writes the PAT to
+        self.handover = root / "handover"
+        self.token_file = self.handover / "pat"
+        for directory in (self.home, self.records, self.bin, self.handover):
             directory.mkdir()
         for name, text in (("config.sh", CONFIG_STUB), ("run.sh", RUN_STUB)):
             (self.home / name).write_text(text)
@@ -163,9 +183,8 @@ class Agent:
             "STUB_RECORD_DIR": str(self.records),
             "AZP_URL": "https://dev.azure.com/contoso",
             "AZP_POOL": "linux-pool",
-            "AZP_TOKEN": TOKEN,
+            "AZP_TOKEN_FILE": str(self.token_file),
             "AZP_AGENT_NAME": "adoscale-web-0123456789ab",
-            "AZP_REMOVE_RETRY_SECONDS": "0",
             "AZP_RELAUNCH_DELAY_SECONDS": "0",
         }
         for name, value in overrides.items():
@@ -175,12 +194,20 @@ class Agent:
                 env[name] = value
         return env
 
+    def hand_over(self, token: str = TOKEN) -> None:
+        """What the init container does: the PAT in a file only this user can read."""
+        self.token_file.unlink(missing_ok=True)
+        self.token_file.write_text(token)
+        self.token_file.chmod(0o400)
+
     def _result(self, returncode: int, stdout: str, stderr: str) -> Result:
         result = Result(returncode, stdout, stderr, read_calls(self.records))
         assert TOKEN not in result.output, "start.sh printed the token"
         return result
 
     def run(self, **overrides: str | None) -> Result:
+        if not self.token_file.exists():
+            self.hand_over()
         completed = subprocess.run(
             ["bash", str(START_SH)],
             env=self.environment(overrides),
@@ -195,6 +222,8 @@ class Agent:
         self, signum: signal.Signals, block: str = "1", **overrides: str | None
     ) -> Result:
         """Start a blocking job, send ``signum`` to start.sh once the job runs."""
+        if not self.token_file.exists():
+            self.hand_over()
         env = self.environment({"STUB_RUN_BLOCK": block, **overrides})
         with subprocess.Popen(
             ["bash", str(START_SH)],

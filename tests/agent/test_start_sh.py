@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.agent.harness import TOKEN, Agent, MetadataServer
+from tests.agent.harness import TOKEN, TOKEN_SHA256, Agent, MetadataServer
 
 EXPECTED_CONFIG_ARGS = [
     "--unattended",
@@ -17,8 +17,6 @@ EXPECTED_CONFIG_ARGS = [
     "https://dev.azure.com/contoso",
     "--auth",
     "pat",
-    "--token",
-    TOKEN,
     "--pool",
     "linux-pool",
     "--agent",
@@ -28,17 +26,17 @@ EXPECTED_CONFIG_ARGS = [
     "--replace",
     "--acceptTeeEula",
 ]
-EXPECTED_REMOVE_ARGS = ["remove", "--unattended", "--auth", "pat", "--token", TOKEN]
 
 
-def test_normal_run_configures_runs_once_and_deregisters(agent: Agent) -> None:
+def test_normal_run_configures_runs_once_and_leaves_deletion_to_the_control_plane(
+    agent: Agent,
+) -> None:
     result = agent.run()
 
     assert result.returncode == 0, result.stderr
-    assert result.kinds() == ["config", "run", "remove"]
+    assert result.kinds() == ["config", "run"]
     assert result.only("config").args == EXPECTED_CONFIG_ARGS
     assert result.only("run").args == ["--once"]
-    assert result.only("remove").args == EXPECTED_REMOVE_ARGS
 
 
 def test_work_directory_comes_from_azp_work(agent: Agent) -> None:
@@ -49,11 +47,11 @@ def test_work_directory_comes_from_azp_work(agent: Agent) -> None:
 
 
 @pytest.mark.parametrize("code", [1, 2, 42, 255], ids=["1", "2", "42", "255"])
-def test_job_exit_status_is_propagated_after_deregistering(agent: Agent, code: int) -> None:
+def test_job_exit_status_is_propagated(agent: Agent, code: int) -> None:
     result = agent.run(STUB_RUN_EXITS=str(code))
 
     assert result.returncode == code
-    assert result.kinds() == ["config", "run", "remove"]
+    assert result.kinds() == ["config", "run"]
 
 
 @pytest.mark.parametrize(
@@ -67,7 +65,7 @@ def test_exit_code_4_relaunches_the_agent_once(
     result = agent.run(STUB_RUN_EXITS=run_exits)
 
     assert result.returncode == status
-    assert result.kinds() == ["config"] + ["run"] * runs + ["remove"]
+    assert result.kinds() == ["config"] + ["run"] * runs
     assert all(call.args == ["--once"] for call in result.calls if call.kind == "run")
 
 
@@ -76,17 +74,16 @@ def test_exit_code_4_relaunches_the_agent_once(
     [(signal.SIGTERM, 143), (signal.SIGINT, 130)],
     ids=["SIGTERM", "SIGINT"],
 )
-def test_signal_during_a_job_stops_the_agent_and_deregisters(
+def test_signal_during_a_job_stops_the_agent(
     agent: Agent, signum: signal.Signals, status: int
 ) -> None:
     # GIVEN a job running under run.sh WHEN start.sh is signalled
     result = agent.run_and_signal(signum)
 
-    # THEN the agent's process group got SIGTERM, the agent was removed after it stopped,
-    # and start.sh exits with 128 + the signal number
+    # THEN the agent's process group got SIGTERM and start.sh exits with 128 + the signal
+    # number, without deregistering (that would need the PAT)
     assert agent.run_signals() == ["TERM"]
-    assert result.kinds() == ["config", "run", "remove"]
-    assert result.only("remove").args == EXPECTED_REMOVE_ARGS
+    assert result.kinds() == ["config", "run"]
     assert result.returncode == status
 
 
@@ -95,10 +92,10 @@ def test_job_ignoring_sigterm_is_killed_after_the_grace_period(agent: Agent) -> 
     started = time.monotonic()
     result = agent.run_and_signal(signal.SIGTERM, block="stubborn", AZP_STOP_GRACE_SECONDS="1")
 
-    # THEN start.sh kills the agent's group, still deregisters, and exits 143 promptly
+    # THEN start.sh kills the agent's group and exits 143 promptly
     assert "TERM" in agent.run_signals()
     assert "did not stop within 1s" in result.stderr
-    assert result.kinds() == ["config", "run", "remove"]
+    assert result.kinds() == ["config", "run"]
     assert result.returncode == 143
     assert time.monotonic() - started < 10
 
@@ -108,28 +105,30 @@ def test_job_ignoring_sigterm_is_killed_after_the_grace_period(agent: Agent) -> 
     [
         ({"AZP_URL": None}, "AZP_URL"),
         ({"AZP_URL": "dev.azure.com/contoso"}, "AZP_URL"),
+        ({"AZP_URL": "http://dev.azure.com/contoso"}, "AZP_URL"),
+        ({"AZP_URL": "https://user@evil.example/contoso"}, "AZP_URL"),
         ({"AZP_POOL": None}, "AZP_POOL"),
-        ({"AZP_TOKEN": None}, "AZP_TOKEN"),
-        ({"AZP_TOKEN": "two words"}, "AZP_TOKEN"),
+        ({"AZP_TOKEN_FILE": None}, "AZP_TOKEN_FILE"),
+        ({"AZP_TOKEN": "pat-in-the-environment"}, "AZP_TOKEN"),
         ({"AZP_TOKEN_FILE": "/nonexistent/pat"}, "AZP_TOKEN_FILE"),
         ({"AZP_PLACEHOLDER": "yes"}, "AZP_PLACEHOLDER"),
         ({"AZP_AGENT_NAME": ""}, "AZP_AGENT_NAME"),
         ({"AZP_AGENT_NAME": None}, "AZP_AGENT_NAME"),
-        ({"AZP_REMOVE_ATTEMPTS": "0"}, "AZP_REMOVE_ATTEMPTS"),
         ({"AZP_STOP_GRACE_SECONDS": "soon"}, "AZP_STOP_GRACE_SECONDS"),
         ({"AGENT_HOME": "/nonexistent/agent"}, "AGENT_HOME"),
     ],
     ids=[
         "no-url",
         "url-without-scheme",
+        "url-plain-http",
+        "url-with-user",
         "no-pool",
-        "no-token",
-        "token-with-space",
+        "no-token-file",
+        "token-in-environment-refused",
         "token-file-missing",
         "placeholder-not-0-or-1",
         "agent-name-empty",
         "no-agent-name-off-ecs",
-        "zero-remove-attempts",
         "grace-not-a-number",
         "agent-home-without-agent",
     ],
@@ -147,23 +146,29 @@ def test_bad_environment_names_the_variable_and_registers_nothing(
 
 
 def test_all_missing_variables_are_reported_at_once(agent: Agent) -> None:
-    result = agent.run(AZP_URL=None, AZP_POOL=None, AZP_TOKEN=None)
+    result = agent.run(AZP_URL=None, AZP_POOL=None, AZP_TOKEN_FILE=None)
 
     assert result.returncode == 2
-    for variable in ("AZP_URL", "AZP_POOL", "AZP_TOKEN"):
+    for variable in ("AZP_URL", "AZP_POOL", "AZP_TOKEN_FILE"):
         assert variable in result.stderr
 
 
-def test_token_reaches_only_config_arguments(agent: Agent) -> None:
-    # GIVEN a run that fails at every step that could print: the job, then deregistration
-    result = agent.run(STUB_RUN_EXITS="3", STUB_REMOVE_FAILURES="9", AZP_REMOVE_ATTEMPTS="2")
+def test_token_reaches_only_config_sh_and_only_through_its_environment(agent: Agent) -> None:
+    # GIVEN a run whose job fails (the harness checks stdout and stderr of every run)
+    result = agent.run(STUB_RUN_EXITS="3")
 
-    # THEN (the harness checks stdout and stderr of every run) no environment holds it
+    # THEN config.sh got the PAT in VSTS_AGENT_INPUT_TOKEN, no command line carried it,
+    # no other call's environment has it, and its file is gone
     assert result.returncode == 3
+    config = result.only("config")
+    assert config.env["VSTS_AGENT_INPUT_TOKEN"] == f"sha256:{TOKEN_SHA256}"
     for call in result.calls:
+        assert TOKEN not in call.args
         assert "AZP_TOKEN" not in call.env
+        assert "AZP_TOKEN_FILE" not in call.env
         assert all(TOKEN not in value for value in call.env.values()), call.kind
-    assert "AZP_TOKEN" in result.only("run").env["VSO_AGENT_IGNORE"].split(",")
+    assert "VSTS_AGENT_INPUT_TOKEN" not in result.only("run").env
+    assert not agent.token_file.exists()
 
 
 def test_failed_configuration_exits_with_its_status_without_running(agent: Agent) -> None:
@@ -187,55 +192,52 @@ def test_placeholder_registers_and_exits_without_running_or_removing(agent: Agen
 def test_placeholder_0_runs_a_job_as_usual(agent: Agent) -> None:
     result = agent.run(AZP_PLACEHOLDER="0")
 
-    assert result.kinds() == ["config", "run", "remove"]
+    assert result.kinds() == ["config", "run"]
 
 
 @pytest.mark.parametrize(
-    ("content", "with_env_token"),
-    [("file-token-1\n", False), ("  file-token-1 \r\n", False), ("file-token-1", True)],
-    ids=["trailing-newline", "surrounding-blanks", "file-wins-over-env"],
+    "content",
+    ["file-token-1\n", "  file-token-1 \r\n", "file-token-1"],
+    ids=["trailing-newline", "surrounding-blanks", "bare"],
 )
-def test_token_file_is_read_and_preferred(
-    agent: Agent, tmp_path: Path, content: str, with_env_token: bool
-) -> None:
-    token_file = tmp_path / "pat"
-    token_file.write_text(content)
+def test_token_file_is_read_trimmed_and_deleted(agent: Agent, content: str) -> None:
+    agent.hand_over(content)
 
-    result = agent.run(AZP_TOKEN_FILE=str(token_file), AZP_TOKEN=TOKEN if with_env_token else None)
+    result = agent.run()
 
     assert result.returncode == 0, result.stderr
-    config = result.only("config")
-    assert config.args[config.args.index("--token") + 1] == "file-token-1"
-    assert result.only("remove").args[-1] == "file-token-1"
+    digest = hashlib.sha256(b"file-token-1").hexdigest()
+    assert result.only("config").env["VSTS_AGENT_INPUT_TOKEN"] == f"sha256:{digest}"
     assert "file-token-1" not in result.output
-    assert "AZP_TOKEN_FILE" not in result.only("run").env
-
-
-def test_empty_token_file_is_rejected(agent: Agent, tmp_path: Path) -> None:
-    token_file = tmp_path / "pat"
-    token_file.write_text("\n")
-
-    result = agent.run(AZP_TOKEN_FILE=str(token_file), AZP_TOKEN=None)
-
-    assert result.returncode == 2
-    assert "AZP_TOKEN_FILE" in result.stderr
-    assert result.calls == []
+    assert not agent.token_file.exists()
 
 
 @pytest.mark.parametrize(
-    ("removal_failures", "attempts", "removes"),
-    [(2, "5", 3), (9, "3", 3)],
-    ids=["succeeds-on-third-attempt", "gives-up-after-attempts"],
+    ("content", "message"),
+    [("\n", "empty"), ("two words", "more than one word")],
+    ids=["empty", "two-words"],
 )
-def test_deregistration_retries_are_bounded_and_keep_the_job_status(
-    agent: Agent, removal_failures: int, attempts: str, removes: int
+def test_unusable_token_file_is_rejected_and_still_deleted(
+    agent: Agent, content: str, message: str
 ) -> None:
-    result = agent.run(
-        STUB_RUN_EXITS="6", STUB_REMOVE_FAILURES=str(removal_failures), AZP_REMOVE_ATTEMPTS=attempts
-    )
+    agent.hand_over(content)
 
-    assert result.returncode == 6
-    assert result.kinds() == ["config", "run"] + ["remove"] * removes
+    result = agent.run()
+
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.calls == []
+    assert not agent.token_file.exists()
+    assert "words" not in result.output.replace(message, "")
+
+
+def test_a_token_file_that_cannot_be_deleted_stops_everything(agent: Agent) -> None:
+    # GIVEN a readable file nobody can delete, not even root (it would outlive configure)
+    result = agent.run(AZP_TOKEN_FILE="/proc/version")
+
+    assert result.returncode == 2
+    assert "could not delete the PAT file" in result.stderr
+    assert result.calls == []
 
 
 def test_agent_is_named_after_the_ecs_task_id(any_agent: Agent, metadata: MetadataServer) -> None:
@@ -280,7 +282,7 @@ def test_capabilities_reach_the_agents_environment(any_agent: Agent) -> None:
         "docker": "",
         "java.version": "17",
         "maven-3": "yes",
-        "node_version": "20 LTS",
+        "nodejs_version": "20 LTS",
         "Agent.OS": "Linux",
         "agent.version": "4.0",
     }
@@ -295,7 +297,7 @@ def test_capabilities_reach_the_agents_environment(any_agent: Agent) -> None:
         assert env["docker"] == ""
         assert env["java.version"] == "17"
         assert env["maven-3"] == "yes"
-        assert env["node_version"] == "20 LTS"
+        assert env["nodejs_version"] == "20 LTS"
         assert "Agent.OS" not in env
         assert "agent.version" not in env
         assert "AZP_CAPABILITIES" not in env
@@ -303,10 +305,12 @@ def test_capabilities_reach_the_agents_environment(any_agent: Agent) -> None:
 
 
 def test_capability_matching_the_containers_environment_is_accepted(agent: Agent) -> None:
-    result = agent.run(AZP_CAPABILITIES=json.dumps({"LANG": "C.UTF-8"}), LANG="C.UTF-8")
+    result = agent.run(
+        AZP_CAPABILITIES=json.dumps({"java.home": "/opt/java"}), **{"java.home": "/opt/java"}
+    )
 
     assert result.returncode == 0, result.stderr
-    assert result.only("run").env["LANG"] == "C.UTF-8"
+    assert result.only("run").env["java.home"] == "/opt/java"
 
 
 def test_empty_capabilities_object_adds_nothing(agent: Agent) -> None:
@@ -365,7 +369,7 @@ def test_capability_value_just_under_the_agents_limit_is_kept(agent: Agent) -> N
 
 def test_jq_shim_encodes_like_start_sh_expects(shimmed_agent: Agent) -> None:
     # GIVEN a capability whose value has non-ASCII text and base64 padding
-    result = shimmed_agent.run(AZP_CAPABILITIES=json.dumps({"région": "é=1"}))
+    result = shimmed_agent.run(AZP_CAPABILITIES=json.dumps({"region": "é=1"}))
 
     assert result.returncode == 0, result.stderr
-    assert result.only("run").env["région"] == "é=1"
+    assert result.only("run").env["region"] == "é=1"

@@ -67,6 +67,12 @@ def test_short_scenario_runs_every_job_stops_no_busy_agent_and_returns_to_standb
     assert all(set(statuses) == {"SUCCEEDED"} for statuses in report["executions"].values())
     assert report["wait_seconds"]["p95"] is not None
     assert report["agent_minutes"] > 0
+    # agents never deregister themselves: each one that ran its job was deleted by the
+    # control plane within one poll cycle (60 s here, plus the local loop's tick)
+    exited = report["exited_agents"]
+    assert exited["not_deleted"] == 0
+    assert exited["deleted"] >= 6
+    assert exited["offline_seconds_max"] <= 60 + 10
     assert Path(report["timeline_png"]).read_bytes()[:8] == PNG_MAGIC
     assert "jobs run" in result.stdout
 

@@ -93,6 +93,7 @@ def world() -> Iterator[tuple[EcsWorld, Settings]]:
         settings = load_settings(
             {
                 "ADOSCALE_CLUSTER": "agents",
+                "ADOSCALE_ORG_URL": "https://dev.azure.com/acme",
                 "ADOSCALE_SUBNETS": subnet,
                 "ADOSCALE_SECURITY_GROUPS": ",".join(w.spec.security_groups),
                 "ADOSCALE_ASSIGN_PUBLIC_IP": "true",
@@ -205,5 +206,5 @@ def test_the_placeholder_of_an_ec2_queue_registers_from_fargate_without_an_insta
     assert body["launchType"] == "FARGATE"
     assert "capacityProviderStrategy" not in body
     assert "placementConstraints" not in body
-    (override,) = body["overrides"]["containerOverrides"]
-    assert {"name": "AZP_PLACEHOLDER", "value": "1"} in override["environment"]
+    overrides = {o["name"]: o for o in body["overrides"]["containerOverrides"]}
+    assert {"name": "AZP_PLACEHOLDER", "value": "1"} in overrides["agent"]["environment"]

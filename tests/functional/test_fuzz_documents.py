@@ -523,8 +523,10 @@ def test_a_key_given_twice_explicitly_is_still_refused():
 
 
 def test_the_largest_item_validate_accepts_is_written_by_put(dynamodb, tmp_path):
+    # Capabilities are the only field that can grow an item; the agent's overrides (8 KiB
+    # in ECS) bound them long before DynamoDB's 400 KB, which stays a second guard.
     def doc(extra: int) -> str:
-        caps = {f"cap{i:04d}": "v" * 1000 for i in range(396)}
+        caps = {f"cap{i:04d}": "v" * 1000 for i in range(6)}
         caps["last"] = "w" * extra
         return json.dumps({"queue": "big", "pool": "P", "max_agents": 1, "capabilities": caps})
 
@@ -532,12 +534,12 @@ def test_the_largest_item_validate_accepts_is_written_by_put(dynamodb, tmp_path)
         try:
             load_queue_document(doc(extra), "d.json")
         except InputError as error:
-            assert any("bytes as DynamoDB counts them" in line for line in error.problems)
+            assert any("capabilities" in line for line in error.problems), error.problems
             return False
         return True
 
-    # GIVEN the boundary: the most padding an item takes before it is too large
-    low, high = 0, 1023
+    # GIVEN the boundary: the most padding an item takes before it is refused
+    low, high = 0, 1000
     assert accepted(low)
     assert not accepted(high)
     while high - low > 1:

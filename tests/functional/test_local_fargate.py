@@ -113,16 +113,24 @@ def test_a_task_boots_registers_runs_one_job_then_leaves_and_its_task_stops(worl
     assert "result" not in ado.job(first)
     at(world, BOOT + 60)
 
-    # THEN the job succeeded, the agent left the pool, its task stopped, and it never
-    # took the second job (one job per agent)
+    # THEN the job succeeded, the agent stayed in the pool offline (it never deregisters
+    # itself: the control plane deletes it), its task stopped, and it never took the
+    # second job (one job per agent)
     assert ado.job(first)["result"] == "succeeded"
-    assert agents(ado) == []
+    (left,) = agents(ado)
+    assert left["status"] == "offline"
     assert "reservedAgent" not in ado.job(second)
     desired, reason = task_status(world, arn)
     assert desired == "STOPPED"
     assert "Essential container in task exited" in reason
     assert world["fargate"].stats.busy_stops == []
     assert world["fargate"].agent_seconds(until=1000) == BOOT + 60
+    assert world["fargate"].offline_waiting() == 1
+    # AND once the control plane deletes it, the wait is recorded
+    ado.remove_agent(left["id"])
+    at(world, BOOT + 75)
+    assert world["fargate"].offline_waiting() == 0
+    assert world["fargate"].stats.offline_seconds == [15]
 
 
 def test_stopping_the_task_of_a_busy_agent_is_recorded_and_the_job_is_lost(world):
@@ -267,9 +275,11 @@ def test_a_reusable_agent_runs_up_to_its_jobs_then_leaves(world, max_jobs):
         assert task_status(world, arn)[0] == "RUNNING"
     at(world, BOOT + 60 * max_jobs)
 
-    # AND after its last job it leaves; the job beyond its share was never its own
+    # AND after its last job it leaves (offline, for the control plane to delete); the job
+    # beyond its share was never its own
     assert ado.job(jobs[max_jobs - 1])["result"] == "succeeded"
-    assert agents(ado) == []
+    assert [agent["status"] for agent in agents(ado)] == ["offline"]
+    assert world["fargate"].offline_waiting() == 1
     assert "reservedAgent" not in ado.job(jobs[max_jobs])
     assert task_status(world, arn)[0] == "STOPPED"
     assert world["fargate"].agents[arn].jobs_run == max_jobs

@@ -3,6 +3,7 @@ sharded cycle decides exactly what the one-pipeline cycle decides."""
 
 from __future__ import annotations
 
+import json
 import random
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,7 @@ from adoscale.local.ado_server import FakeAdoServer
 from adoscale.runtime import build_poller
 from adoscale.settings import POLLER_REQUIRED, load_settings
 from adoscale.store import to_attribute_map
-from tests.support.stack import PollerStack, create_poller_stack
+from tests.support.stack import PollerStack, allow_organizations, create_poller_stack
 
 PAT = "pat-0123456789-SHARDS-abcdef"
 LOW = {"X-RateLimit-Limit": "200", "X-RateLimit-Remaining": "10", "X-RateLimit-Resource": "ATCPU"}
@@ -31,7 +32,13 @@ class Clock:
 
 
 def put_queue(stack: PollerStack, name: str, org: FakeAdoServer, **extra: object) -> None:
-    item = {"queue": name, "pool": name, "max_agents": 5, "organization_url": org.base_url}
+    """A queue of ``org``: the stack's own organisation, or one of its allow-list by name
+    (a queue item names a listed organisation; plain-HTTP test servers have no https URL)."""
+    item: dict[str, object] = {"queue": name, "pool": name, "max_agents": 5}
+    listed = json.loads(stack.env.get("ADOSCALE_ORGANIZATIONS", "[]"))
+    names = {entry["url"]: entry["name"] for entry in listed}
+    if org.base_url != stack.env["ADOSCALE_ORG_URL"]:
+        item["organization_url"] = names[org.base_url]
     stack.client("dynamodb").put_item(TableName="queues", Item=to_attribute_map(item | extra))
 
 
@@ -47,6 +54,7 @@ def test_a_low_rate_limit_budget_slows_only_its_organisation(aws):
             for n in range(3)
         ]
         stack = create_poller_stack(PAT, orgs[0].base_url)
+        allow_organizations(stack, [org.base_url for org in orgs[1:]], PAT)
         for n, org in enumerate(orgs):
             for k in range(2):
                 name = f"o{n}q{k}"
@@ -103,6 +111,7 @@ def random_world(rng: random.Random, servers: ExitStack, stack_factory) -> Polle
         pat = PAT if n == 0 or rng.random() > 0.25 else "another-pat-0123456789"
         orgs.append(servers.enter_context(FakeAdoServer(pat=pat, org=f"org{n}", parallel_jobs=50)))
     stack = stack_factory(orgs[0].base_url)
+    allow_organizations(stack, [org.base_url for org in orgs[1:]], PAT)
     now = datetime.now(UTC)
     for n in range(rng.randint(3, 14)):
         org = rng.choice(orgs)

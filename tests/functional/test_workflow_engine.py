@@ -80,9 +80,9 @@ def no_pat_in(wf: Workflow, *texts: str) -> None:
 
 
 def test_scale_out_launches_tagged_agents_then_verifies_they_registered(wf):
-    # GIVEN a queue with capabilities and its own organisation URL
+    # GIVEN a queue with capabilities that names the stack's organisation by its short name
     capabilities = {"docker": "", "Agent.OS": "Linux"}
-    put_queue(wf, capabilities=capabilities, organization_url=wf.ado.base_url)
+    put_queue(wf, capabilities=capabilities, organization_url=wf.ado.org)
 
     # WHEN a scale_out of 3 runs, and each launched container registers its agent
     execution = start(wf, request(wf, "scale_out", 3))
@@ -108,6 +108,10 @@ def test_scale_out_launches_tagged_agents_then_verifies_they_registered(wf):
         assert env["AZP_POOL"] == wf.pool
         assert json.loads(env["AZP_CAPABILITIES"]) == capabilities
         assert env["AZP_URL"] == wf.ado.base_url
+        overrides = {o["name"]: o for o in task["overrides"]["containerOverrides"]}
+        assert overrides["pat-handover"]["environment"] == [
+            {"name": "AZP_ORGANIZATION", "value": wf.ado.org}
+        ]
         assert PLACEHOLDER_TAG not in tags
         assert task["startedBy"] == "adoscale"
         assert task["launchType"] == "FARGATE"

@@ -335,8 +335,14 @@ FULL = {
         {"protocol": "email", "endpoint": "oncall@example.com", "kinds": ["ado_auth"]},
         {"protocol": "https", "endpoint": "https://hooks.example.com/adoscale"},
     ],
-    "adoscale:additionalPatSecretArns": [
-        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:other-org-pat-XyZ123"
+    "adoscale:organizations": [
+        {
+            "name": "fabrikam",
+            "url": "https://dev.azure.com/fabrikam",
+            "patSecretArn": (
+                f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:other-org-pat-XyZ123"
+            ),
+        }
     ],
     "adoscale:agentTaskRolePolicyArns": [f"arn:aws:iam::{ACCOUNT}:policy/agent-builds"],
     "adoscale:tags": {"cost-centre": "ci"},

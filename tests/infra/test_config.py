@@ -10,7 +10,9 @@ import pytest
 import yaml
 
 from components.config import StackConfigError
-from tests.infra.conftest import PAT, ROOT, config_values, run_program
+from tests.infra.conftest import ACCOUNT, PAT, REGION, ROOT, config_values, run_program
+
+SECOND_PAT_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:fabrikam-pat-AbC123"
 
 
 def _failure(overrides: dict[str, Any], *, with_pat: bool = True) -> StackConfigError:
@@ -44,7 +46,11 @@ def test_a_missing_required_key_fails_with_one_line_naming_it(
     [
         (
             {"adoscale:organizationUrl": "dev.azure.com/contoso"},
-            "adoscale:organizationUrl: not an http(s) URL",
+            "adoscale:organizationUrl: 'dev.azure.com/contoso': must be an https:// URL",
+        ),
+        (
+            {"adoscale:organizationUrl": "http://dev.azure.com/contoso"},
+            "adoscale:organizationUrl: 'http://dev.azure.com/contoso': must be an https:// URL",
         ),
         ({"adoscale:network": {"mode": "vpn"}}, "adoscale:network.mode: Must be one of"),
         (
@@ -107,8 +113,40 @@ def test_a_missing_required_key_fails_with_one_line_naming_it(
             "adoscale:alertSubscriptions[0].kinds[0]: not an alert kind",
         ),
         (
-            {"adoscale:additionalPatSecretArns": ["not-an-arn"]},
-            "adoscale:additionalPatSecretArns: not Secrets Manager",
+            {"adoscale:additionalPatSecretArns": [SECOND_PAT_ARN]},
+            "adoscale:additionalPatSecretArns: replaced by adoscale:organizations",
+        ),
+        (
+            {
+                "adoscale:organizations": [
+                    {"name": "fabrikam", "url": "https://dev.azure.com/f", "patSecretArn": "x"}
+                ]
+            },
+            "adoscale:organizations[0].patSecretArn: not a Secrets Manager secret ARN",
+        ),
+        (
+            {
+                "adoscale:organizations": [
+                    {
+                        "name": "fabrikam",
+                        "url": "http://dev.azure.com/f",
+                        "patSecretArn": SECOND_PAT_ARN,
+                    }
+                ]
+            },
+            "adoscale:organizations: [0].url: must be an https:// URL",
+        ),
+        (
+            {
+                "adoscale:organizations": [
+                    {
+                        "name": "contoso",
+                        "url": "https://dev.azure.com/x",
+                        "patSecretArn": SECOND_PAT_ARN,
+                    }
+                ]
+            },
+            "adoscale:organizations: organisation 'contoso'",
         ),
         (
             {"adoscale:bootWaitSeconds": "ninety"},
@@ -122,6 +160,7 @@ def test_a_missing_required_key_fails_with_one_line_naming_it(
     ],
     ids=[
         "url",
+        "url-plain-http",
         "network-mode",
         "existing-subnets",
         "existing-vpc-or-groups",
@@ -138,7 +177,10 @@ def test_a_missing_required_key_fails_with_one_line_naming_it(
         "schedule",
         "https-endpoint",
         "alert-kind",
-        "secret-arn",
+        "additional-pat-secrets-migrated",
+        "organization-secret-arn",
+        "organization-plain-http",
+        "organization-duplicate",
         "number",
         "json",
         "image-tag",

@@ -223,6 +223,8 @@ def task_definition_request(definition: dict[str, Any]) -> dict[str, Any]:
     if definition.get("volumes"):
         request["volumes"] = [
             {"name": volume["name"], "host": {"sourcePath": volume["hostPath"]}}
+            if "hostPath" in volume
+            else {"name": volume["name"]}  # task-scoped (the PAT hand-over)
             for volume in definition["volumes"]
         ]
     return request
@@ -378,14 +380,16 @@ def test_ec2_task_definitions_require_ec2_and_run_the_agent_as_non_root(run: Pro
             "containerPath": "/var/run/docker.sock",
             "readOnly": False,
         }
+        handover = {"sourceVolume": "pat-handover", "containerPath": "/run/adoscale"}
         if profile.get("docker"):
-            assert agent["mountPoints"] == [socket]
+            assert agent["mountPoints"] == [handover, socket]
             assert definition["volumes"] == [
-                {"name": "docker-socket", "hostPath": "/var/run/docker.sock"}
+                {"name": "pat-handover"},
+                {"name": "docker-socket", "hostPath": "/var/run/docker.sock"},
             ]
         else:
             assert socket not in agent.get("mountPoints", [])
-            assert not definition.get("volumes")
+            assert definition["volumes"] == [{"name": "pat-handover"}]
         validate_request("ecs", "RegisterTaskDefinition", task_definition_request(definition))
 
 
@@ -395,7 +399,9 @@ def test_fargate_task_definitions_are_unchanged_by_ec2_profiles(run: ProgramRun)
     assert definition["ephemeralStorage"] == {"sizeInGib": 21}
     (agent,) = [c for c in json.loads(definition["containerDefinitions"]) if c["name"] == "agent"]
     assert "user" not in agent
-    assert "mountPoints" not in agent
+    assert agent["mountPoints"] == [
+        {"sourceVolume": "pat-handover", "containerPath": "/run/adoscale"}
+    ]
     validate_request("ecs", "RegisterTaskDefinition", task_definition_request(definition))
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from adoscale.organizations import pat_variable
 from tests.infra.conftest import PAT, ProgramRun, secret_paths
 
 # Actions AWS does not let us scope to a resource, and the condition key that must bind
@@ -210,12 +211,60 @@ def test_the_pat_is_a_secret_input_of_the_secret_version_only(stack: ProgramRun)
 def test_lambdas_and_containers_get_the_secret_arn_never_a_token(stack: ProgramRun) -> None:
     (secret,) = stack.of_type("aws:secretsmanager/secret:Secret")
     secret_arn = secret.arn
+    others = [
+        (pat_variable(o["name"]), o["patSecretArn"]) for o in stack.setting("organizations", [])
+    ]
     for function in stack.of_type("aws:lambda/function:Function"):
         variables = function.inputs["environment"]["variables"]
         assert not [name for name in variables if "TOKEN" in name or name.endswith("_PAT")]
         if "ADOSCALE_PAT_SECRET_ARN" in variables:
             assert variables["ADOSCALE_PAT_SECRET_ARN"] == secret_arn
     for definition in stack.of_type("aws:ecs/taskDefinition:TaskDefinition"):
-        (container,) = json.loads(definition.inputs["containerDefinitions"])
-        assert container["secrets"] == [{"name": "AZP_TOKEN", "valueFrom": secret_arn}]
-        assert [variable["name"] for variable in container["environment"]] == ["AZP_URL"]
+        containers = {c["name"]: c for c in json.loads(definition.inputs["containerDefinitions"])}
+        assert set(containers) == {"pat-handover", "agent"}
+        handover, agent = containers["pat-handover"], containers["agent"]
+        # THEN only the init container receives PATs: one secret per listed organisation
+        assert handover["secrets"] == [
+            {"name": "AZP_PAT_CONTOSO", "valueFrom": secret_arn},
+            *({"name": name, "valueFrom": arn} for name, arn in others),
+        ]
+        assert "secrets" not in agent
+        assert [v["name"] for v in agent["environment"]] == ["AZP_URL", "AZP_TOKEN_FILE"]
+        # AND it runs once, before the agent, which starts only if it exited 0
+        assert handover["essential"] is False
+        assert agent["essential"] is True
+        assert agent["dependsOn"] == [{"containerName": "pat-handover", "condition": "SUCCESS"}]
+        # AND it shares only a task-scoped volume with the agent, for the PAT file
+        assert definition.inputs["volumes"][0] == {"name": "pat-handover"}
+        mount = {"sourceVolume": "pat-handover", "containerPath": "/run/adoscale"}
+        assert handover["mountPoints"] == [mount]
+        assert agent["mountPoints"][0] == mount
+        # AND it is as small as it can be: root only to give the file away (CHOWN kept)
+        assert handover["user"] == "0"
+        assert handover["readonlyRootFilesystem"] is True
+        assert handover["entryPoint"] == ["/usr/local/bin/handover.sh"]
+        dropped = set(handover["linuxParameters"]["capabilities"]["drop"])
+        assert "CHOWN" not in dropped
+        assert {"DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "NET_RAW"} <= dropped
+        assert {e["name"]: e["value"] for e in handover["environment"]} == {
+            "AZP_TOKEN_FILE": "/run/adoscale/pat",
+            "AZP_AGENT_UID": "10001",
+        }
+
+
+def test_the_task_role_reads_no_secret(stack: ProgramRun) -> None:
+    """Task role credentials reach every job in the task: no PAT may be behind them."""
+    task_role = stack.named("agents-task", "Role")
+    for policy in stack.of_type("aws:iam/rolePolicy:RolePolicy"):
+        if policy.inputs["role"] in (task_role.id, task_role.name, task_role.inputs.get("name")):
+            actions = [
+                a for s in json.loads(policy.inputs["policy"])["Statement"] for a in s["Action"]
+            ]
+            assert not [a for a in actions if a.startswith(("secretsmanager:", "kms:"))]
+    readers = [
+        name
+        for name, statement in role_statements(stack)
+        if any(a.startswith("secretsmanager:") for a in statement["Action"])
+    ]
+    assert readers
+    assert not [name for name in readers if name.startswith("agents-task")]

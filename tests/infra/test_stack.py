@@ -15,8 +15,10 @@ from adoscale.settings import POLLER_REQUIRED, load_settings
 from adoscale.workflow import steps
 from adoscale.workflow.definition import build_definition
 from tests.infra.conftest import (
+    ACCOUNT,
     IMAGE_TAG,
     ORG_URL,
+    REGION,
     ROOT,
     SCENARIOS,
     ProgramRun,
@@ -207,12 +209,16 @@ def test_one_task_definition_per_profile(
     }
     assert definition["ephemeralStorage"] == {"sizeInGib": storage}
     assert (definition["executionRoleArn"], definition["taskRoleArn"]) == (execution.arn, task.arn)
-    (container,) = json.loads(definition["containerDefinitions"])
+    handover, container = json.loads(definition["containerDefinitions"])
     assert container["name"] == "agent"
     assert container["image"] == f"{repository.state['repositoryUrl']}:{tag}"
-    assert container["memory"] == int(memory)
+    assert handover["image"] == container["image"]
+    assert container["memory"] + handover["memory"] == int(memory)
     assert container["stopTimeout"] == 120
-    assert container["environment"] == [{"name": "AZP_URL", "value": ORG_URL}]
+    assert container["environment"] == [
+        {"name": "AZP_URL", "value": ORG_URL},
+        {"name": "AZP_TOKEN_FILE", "value": "/run/adoscale/pat"},
+    ]
     assert container["logConfiguration"] == {
         "logDriver": "awslogs",
         "options": {
@@ -223,12 +229,13 @@ def test_one_task_definition_per_profile(
     }
 
 
-def test_execution_role_pulls_logs_and_reads_only_the_stack_pat(full_stack: ProgramRun) -> None:
+def test_execution_role_pulls_logs_and_reads_only_the_listed_pats(full_stack: ProgramRun) -> None:
     statements = policy_of(full_stack, "agents-execution")
     (secret,) = full_stack.of_type("aws:secretsmanager/secret:Secret")
     (repository,) = full_stack.of_type("aws:ecr/repository:Repository")
     reads = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
-    assert [s["Resource"] for s in reads] == [[secret.arn]]
+    others = [o["patSecretArn"] for o in SCENARIOS["nat"]["adoscale:organizations"]]
+    assert [s["Resource"] for s in reads] == [[secret.arn, *others]]
     pulls = [s for s in statements if "ecr:BatchGetImage" in s["Action"]]
     assert [s["Resource"] for s in pulls] == [[repository.arn]]
     assert actions_of(statements) == {
@@ -250,6 +257,10 @@ def test_task_role_has_only_what_config_attaches(full_stack: ProgramRun) -> None
         "Statement"
     ]
     assert trust[0]["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+    assert trust[0]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:*"},
+    }
 
 
 # --- network --------------------------------------------------------------------------------
@@ -391,6 +402,7 @@ def test_poller_environment_satisfies_contract_c2(stack: ProgramRun) -> None:
         "ADOSCALE_METRIC_NAMESPACE",
         "ADOSCALE_ORG_URL",
         "ADOSCALE_PAT_SECRET_ARN",
+        "ADOSCALE_ORGANIZATIONS",
         "ADOSCALE_CLUSTER",
         "ADOSCALE_STATE_MACHINE_ARN",
         "ADOSCALE_EXPRESS_STATE_MACHINE_ARN",
@@ -495,9 +507,9 @@ def test_ecs_run_passes_only_the_agent_roles_and_runs_only_agent_families(
     }
 
 
-def test_ado_steps_may_read_the_additional_pat_secrets(full_stack: ProgramRun) -> None:
+def test_ado_steps_may_read_the_listed_organisations_pat_secrets(full_stack: ProgramRun) -> None:
     (secret,) = full_stack.of_type("aws:secretsmanager/secret:Secret")
-    extra = SCENARIOS["nat"]["adoscale:additionalPatSecretArns"]
+    extra = [o["patSecretArn"] for o in SCENARIOS["nat"]["adoscale:organizations"]]
     for name in ("poller-policy", "workflow-verify-policy"):
         reads = [
             s for s in policy_of(full_stack, name) if "secretsmanager:GetSecretValue" in s["Action"]
@@ -540,6 +552,46 @@ def test_the_state_machine_may_invoke_exactly_its_steps(stack: ProgramRun) -> No
     assert referenced <= set(arns), referenced - set(arns)
     trust = json.loads(stack.named("workflow-role").inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "states.amazonaws.com"}
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:*"},
+    }
+
+
+def test_execution_data_is_encrypted_with_the_stack_key(stack: ProgramRun) -> None:
+    (key,) = stack.of_type("aws:kms/key:Key")
+    machine = stack.named("workflow-state-machine").inputs
+    assert machine["encryptionConfiguration"] == {
+        "type": "CUSTOMER_MANAGED_KMS_KEY",
+        "kmsKeyId": key.arn,
+        "kmsDataKeyReusePeriodSeconds": 300,
+    }
+    # the state machine's role and the poller (which starts executions) may use the key,
+    # only through Step Functions
+    for name in ("workflow-policy", "poller-policy"):
+        uses = [
+            s
+            for s in policy_of(stack, name)
+            if "kms:GenerateDataKey" in s["Action"]
+            and s.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService")
+            == f"states.{REGION}.amazonaws.com"
+        ]
+        assert [u["Resource"] for u in uses] == [[key.arn]], name
+
+
+def test_every_lambda_role_trusts_lambda_only_for_this_account(stack: ProgramRun) -> None:
+    functions = stack.of_type("aws:lambda/function:Function")
+    roles = {
+        role.arn: role
+        for role in stack.of_type("aws:iam/role:Role")
+        if "lambda.amazonaws.com" in role.inputs["assumeRolePolicy"]
+    }
+    assert len(roles) == len(functions) >= 2
+    for function_ in functions:
+        (trust,) = json.loads(roles[function_.inputs["role"]].inputs["assumeRolePolicy"])[
+            "Statement"
+        ]
+        assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
 
 
 def _lambda_arns(node: Any) -> list[str]:

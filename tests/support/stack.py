@@ -96,3 +96,18 @@ def create_poller_stack(pat: str, org_url: str) -> PollerStack:
         "ADOSCALE_ADO_CONNECT_TIMEOUT": "0.5",
     }
     return PollerStack(env=env, session=session, alert_queue_url=queue_url)
+
+
+def allow_organizations(stack: PollerStack, urls: list[str], pat: str) -> None:
+    """List further organisations in the stack's allow-list (the Lambda environment), each
+    with a PAT secret of its own: queue items may then name them."""
+    secrets = stack.client("secretsmanager")
+    listed = [
+        {
+            "name": f"org{n}",
+            "url": url,
+            "pat_secret_arn": secrets.create_secret(Name=f"pat-{n}", SecretString=pat)["ARN"],
+        }
+        for n, url in enumerate(urls, start=1)
+    ]
+    stack.env["ADOSCALE_ORGANIZATIONS"] = json.dumps(listed)

@@ -49,7 +49,6 @@ def test_full_item_round_trips_through_to_item():
         "capabilities": {"docker": "", "Agent.OS": "Linux"},
         "spot": True,
         "organization_url": "https://dev.azure.com/contoso",
-        "pat_secret_arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado-pat-AbCdEf",
         "max_jobs_per_agent": 20,
     }
 
@@ -98,11 +97,12 @@ def test_one_job_agents_are_the_default():
         ({"agent_profile": "has space"}, "agent_profile"),
         ({"capabilities": {"docker": 1}}, "capabilities.docker.value"),
         ({"capabilities": ["docker"]}, "capabilities"),
-        ({"capabilities": {"AZP_TOKEN": "x"}}, "capabilities.AZP_TOKEN.key"),
-        ({"capabilities": {"path": "/bin"}}, "capabilities.path.key"),
-        ({"capabilities": {"a=b": ""}}, "capabilities.a=b.key"),
-        ({"capabilities": {"java": "x" * 1024}}, "capabilities.java.value"),
+        ({"capabilities": {"AZP_TOKEN": "x"}}, "capabilities.AZP_TOKEN"),
+        ({"capabilities": {"path": "/bin"}}, "capabilities.path"),
+        ({"capabilities": {"a=b": ""}}, "capabilities.a=b"),
+        ({"capabilities": {"java": "x" * 1024}}, "capabilities.java"),
         ({"organization_url": "ftp://example.com"}, "organization_url"),
+        ({"organization_url": "http://dev.azure.com/contoso"}, "organization_url"),
         ({"pat_secret_arn": "not-an-arn"}, "pat_secret_arn"),
         ({"colour": "blue"}, "colour"),
     ],
@@ -239,6 +239,6 @@ def test_strings_match_whole_and_hold_no_control_characters(change, field):
 
 
 def test_the_largest_fields_still_fit_an_item():
-    item = {**VALID, "pool": "p" * 256, "pat_secret_arn": ARN, "capabilities": {"a": "v" * 1023}}
+    item = {**VALID, "pool": "p" * 256, "capabilities": {"a": "v" * 1023}}
 
     assert parse_queue(item).pool == "p" * 256

@@ -17,6 +17,7 @@ from adoscale.exceptions import (
     WorkflowInputError,
 )
 from adoscale.models import AgentTask
+from adoscale.organizations import INIT_CONTAINER_NAME, Organization
 from adoscale.schema import parse_queue
 from adoscale.settings import VARIABLES, Settings, load_settings
 from adoscale.workflow.admission import failure_alert, queue_name
@@ -199,6 +200,7 @@ SAMPLE_VALUES = {
     "ADOSCALE_CONTAINER_NAME": "agent",
     "ADOSCALE_ASSIGN_PUBLIC_IP": "false",
     "ADOSCALE_PROFILE_LAUNCH": "{}",
+    "ADOSCALE_ORGANIZATIONS": "[]",
 }
 
 
@@ -208,7 +210,7 @@ QUEUE = parse_queue(
         "pool": "linux",
         "max_agents": 3,
         "capabilities": {"docker": "", "java": "17"},
-        "organization_url": "https://dev.azure.com/other",
+        "organization_url": "other",
         "agent_profile": "large",
         "spot": True,
     }
@@ -260,7 +262,17 @@ QUEUE = parse_queue(
     ],
 )
 def test_agent_environment(item, placeholder, expected):
-    assert agent_environment(item, placeholder=placeholder) == expected
+    organization = OTHER if item.organization_url else None
+    assert agent_environment(item, organization, placeholder=placeholder) == expected
+
+
+OWN_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:own-AbCdEf"
+OTHER = Organization("other", "https://dev.azure.com/other", OWN_ARN.replace("own", "other"))
+STACK = {
+    "org_url": "https://dev.azure.com/contoso",
+    "pat_secret_arn": OWN_ARN,
+    "other_organizations": (OTHER,),
+}
 
 
 def test_launch_spec_uses_the_queue_profile_and_names_an_unknown_one():
@@ -268,13 +280,49 @@ def test_launch_spec_uses_the_queue_profile_and_names_an_unknown_one():
         task_definitions={"large": "arn:large", "default": "arn:default"},
         subnets=("subnet-0123456789abcdef0",),
         security_groups=("sg-0123456789abcdef0",),
+        **STACK,
     )
     spec = launch_spec(QUEUE, settings)
     assert spec.task_definition == "arn:large"
     assert spec.spot is True
     assert spec.container_name == "agent"
     with pytest.raises(QueueConfigError, match=r"agent_profile.*'large'.*known: other"):
-        launch_spec(QUEUE, Settings(task_definitions={"other": "arn:other"}))
+        launch_spec(QUEUE, Settings(task_definitions={"other": "arn:other"}, **STACK))
+
+
+@pytest.mark.parametrize(
+    ("reference", "url", "name"),
+    [
+        (None, "https://dev.azure.com/contoso", "contoso"),
+        ("other", "https://dev.azure.com/other", "other"),
+        ("https://dev.azure.com/other/", "https://dev.azure.com/other", "other"),
+    ],
+    ids=["default", "by-name", "by-url"],
+)
+def test_each_task_is_told_its_organisation_and_gets_its_url(reference, url, name):
+    queue = parse_queue(
+        {"queue": "q", "pool": "p", "max_agents": 1, "organization_url": reference}
+        if reference
+        else {"queue": "q", "pool": "p", "max_agents": 1}
+    )
+    settings = Settings(task_definitions={"default": "arn:default"}, **STACK)
+
+    spec = launch_spec(queue, settings)
+
+    assert spec.environment["AZP_URL"] == url
+    assert spec.init_container_name == INIT_CONTAINER_NAME
+    assert dict(spec.init_environment) == {"AZP_ORGANIZATION": name}
+    assert not any("PAT" in key or "TOKEN" in key for key in spec.environment)
+
+
+def test_a_queue_of_an_unlisted_organisation_is_never_launched():
+    queue = parse_queue(
+        {"queue": "q", "pool": "p", "max_agents": 1, "organization_url": "https://evil.example/x"}
+    )
+    settings = Settings(task_definitions={"default": "arn:default"}, **STACK)
+
+    with pytest.raises(QueueConfigError, match=r"organization_url.*contoso, other"):
+        launch_spec(queue, settings)
 
 
 @pytest.mark.parametrize(

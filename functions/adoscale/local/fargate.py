@@ -3,10 +3,12 @@
 It watches the cluster in moto as ECS would run it: a new task boots for the scenario's
 boot delay (its agent profile's, when the scenario names one), registers its agent in the
 simulated organisation with the queue's capabilities (``AZP_CAPABILITIES``), takes one job
-(the organisation's dispatcher assigns it), runs it for the job's duration, deregisters and
-exits, and its task stops. A reusable
-agent (``AZP_MAX_JOBS=N``, as start.sh reads it) stays after each job but the N-th, idle
-and online, for the service to hand it the next one. A placeholder-mode task
+(the organisation's dispatcher assigns it), runs it for the job's duration and exits, and
+its task stops. Like the agent image, it never deregisters (that would need the PAT beside
+a job): its agent goes offline and the control plane deletes it; ``stats.offline_seconds``
+says how long each one waited. A reusable agent (``AZP_MAX_JOBS=N``, as start.sh reads
+it) stays after each job but the N-th, idle and online, for the service to hand it the
+next one. A placeholder-mode task
 (``AZP_PLACEHOLDER=1``) only registers an offline agent and exits.
 
 A task the control plane stops is a container killed: an idle agent goes offline (the
@@ -82,6 +84,8 @@ class FargateStats:
     idle_kills: int = 0
     boot_kills: int = 0
     registration_errors: list[str] = field(default_factory=list)
+    # simulated seconds from an agent's exit after its job to its deletion by the control plane
+    offline_seconds: list[float] = field(default_factory=list)
 
 
 class LocalFargate:
@@ -108,6 +112,7 @@ class LocalFargate:
         self._boot_delay = boot_delay
         self.agents: dict[str, SimAgent] = {}
         self.stats = FargateStats()
+        self._left: dict[int, float] = {}  # agent id -> when its container exited
 
     # ---- the loop ----------------------------------------------------------------------
 
@@ -122,6 +127,14 @@ class LocalFargate:
                 self._killed(agent, now)
         for agent in list(self.agents.values()):
             self._advance(agent, now)
+        for agent_id, left_at in list(self._left.items()):
+            if self._org.ado.agent(agent_id) is None:
+                del self._left[agent_id]
+                self.stats.offline_seconds.append(now - left_at)
+
+    def offline_waiting(self) -> int:
+        """Agents that exited after their job and are not deleted yet."""
+        return len(self._left)
 
     def by_queue(self) -> dict[str, list[SimAgent]]:
         grouped: dict[str, list[SimAgent]] = {}
@@ -236,13 +249,13 @@ class LocalFargate:
                 self._advance(agent, now)  # the dispatcher may have handed it the next job
                 return
             # run.sh --once: the listener ends with the job, so the service never hands this
-            # agent a second job; then start.sh deregisters it (config.sh remove)
+            # agent a second job; the container exits and the agent stays, offline, until the
+            # control plane deletes it
             if agent.agent_id is not None:
                 self._quietly(ado.set_agent_status, agent.agent_id, online=False)
+                self._left[agent.agent_id] = now
             self._quietly(ado.finish_job, agent.job_id, "succeeded")
             agent.jobs_run += 1
-            if agent.agent_id is not None:
-                self._quietly(ado.remove_agent, agent.agent_id)
             self._exit(agent, now, "ran its last job" if agent.max_jobs > 1 else "ran its one job")
 
     def _register(self, agent: SimAgent, now: float) -> None:

@@ -71,6 +71,10 @@ class LocalReport:
     poll_failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timeline_png: str | None = None
+    # simulated seconds each agent stayed offline after its job until the control plane
+    # deleted it, and how many were never deleted
+    offline_seconds: list[float] = field(default_factory=list)
+    offline_left: int = 0
 
     @property
     def jobs_succeeded(self) -> int:
@@ -125,6 +129,11 @@ class LocalReport:
             "busy_agents_stopped": len(self.busy_stops),
             "busy_agent_stops": [asdict(stop) for stop in self.busy_stops],
             "busy_deletes_refused": self.busy_deletes_refused,
+            "exited_agents": {
+                "deleted": len(self.offline_seconds),
+                "not_deleted": self.offline_left,
+                "offline_seconds_max": max(self.offline_seconds, default=None),
+            },
             "alerts": self.alerts,
             "executions": self.executions,
             "final": {

@@ -236,6 +236,8 @@ class _Run:
             poll_cycles=len(loop.records),
             poll_failures=list(loop.failures),
             notes=notes,
+            offline_seconds=list(fargate.stats.offline_seconds),
+            offline_left=fargate.offline_waiting(),
         )
 
     # ---- during the run ----------------------------------------------------------------

@@ -96,7 +96,7 @@ def reap(
 
     live_names = {key for task in live for key in task.agent_keys}
     for agent in agents:
-        if _dead_agent(agent, queue.queue, live_names):
+        if dead_agent(agent, queue.queue, live_names):
             attempt(
                 f"delete agent {agent.agent_id}",
                 functools.partial(_delete, ado, pool_id, agent, result),
@@ -132,7 +132,9 @@ def reap(
     return result
 
 
-def _dead_agent(agent: Agent, queue: str, live_names: set[str]) -> bool:
+def dead_agent(agent: Agent, queue: str, live_names: set[str]) -> bool:
+    """An agent of ``queue`` that is offline, runs no job and whose task is gone: its
+    container exited (after its job, or killed). Deleting it is always safe and idempotent."""
     return (
         is_agent_of(agent.name, queue)
         and not agent.online

@@ -11,6 +11,7 @@ Retry can name them.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -230,8 +231,11 @@ class StepRuntime:
     def secrets_for(self, queue: Queue | None) -> list[str]:
         """PATs to scrub from what leaves the process; never raises (best effort)."""
         arns = {self.settings.pat_secret_arn}
-        if queue is not None and queue.pat_secret_arn:
-            arns.add(queue.pat_secret_arn)
+        if queue is not None:
+            # an unlisted organisation has no PAT to scrub
+            with contextlib.suppress(Exception):
+                organization = self.settings.organizations().resolve(queue.organization_url)
+                arns.add(organization.pat_secret_arn)
         found = []
         for arn in sorted(a for a in arns if a):
             try:

@@ -2,8 +2,9 @@
 
 Each agent gets its name before its task exists (``adoscale-<queue>-<12 hex>``), in both
 ``AZP_AGENT_NAME`` and the task's ``adoscale:agent`` tag, so agent and task map one to
-one. The PAT never travels in an override: the task definition takes it from Secrets
-Manager.
+one. The PAT never travels in an override: the task's init container receives every
+listed organisation's PAT as ECS secrets and is only told which one to hand over
+(``AZP_ORGANIZATION``); ``AZP_URL`` is that organisation's URL, never the item's text.
 """
 
 from __future__ import annotations
@@ -13,11 +14,18 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from adoscale import capability_rules
 from adoscale.capacity import ProfileLaunch
 from adoscale.ecs import ON_DEMAND, AgentTasks, LaunchSpec
 from adoscale.exceptions import QueueConfigError
 from adoscale.models import Agent, AgentTask
 from adoscale.naming import new_agent_name
+from adoscale.organizations import (
+    INIT_CONTAINER_NAME,
+    ORGANIZATION_VARIABLE,
+    Organization,
+    OrganizationError,
+)
 from adoscale.schema import Queue
 from adoscale.settings import Settings
 
@@ -38,15 +46,15 @@ class AgentLister(Protocol):
     def agents(self, pool_id: int) -> list[Agent]: ...
 
 
-def agent_environment(queue: Queue, *, placeholder: bool = False) -> dict[str, str]:
+def agent_environment(
+    queue: Queue, organization: Organization | None = None, *, placeholder: bool = False
+) -> dict[str, str]:
     """Container overrides (C7) shared by the queue's agents; never the PAT."""
     environment = {"AZP_POOL": queue.pool}
-    if queue.organization_url:
-        environment["AZP_URL"] = queue.organization_url
+    if organization is not None:
+        environment["AZP_URL"] = organization.url
     if queue.capabilities is not None:
-        environment["AZP_CAPABILITIES"] = json.dumps(
-            dict(queue.capabilities), sort_keys=True, separators=(",", ":")
-        )
+        environment["AZP_CAPABILITIES"] = capability_rules.encoded(queue.capabilities)
     if placeholder:
         environment["AZP_PLACEHOLDER"] = "1"
     elif queue.max_jobs_per_agent > 1:
@@ -63,6 +71,23 @@ def launch_spec(queue: Queue, settings: Settings, *, placeholder: bool = False) 
         raise QueueConfigError(
             queue.queue,
             {"agent_profile": [f"no task definition for {queue.agent_profile!r} (known: {known})"]},
+        )
+    try:
+        organization = settings.organizations().resolve(queue.organization_url)
+    except OrganizationError as error:
+        raise QueueConfigError(queue.queue, {"organization_url": [str(error)]}) from None
+    environment = agent_environment(queue, organization, placeholder=placeholder)
+    init_environment = {ORGANIZATION_VARIABLE: organization.name}
+    size = _override_size(settings.container_name, environment, init_environment)
+    if size > capability_rules.OVERRIDE_LIMIT:
+        raise QueueConfigError(
+            queue.queue,
+            {
+                "capabilities": [
+                    f"the task overrides would take {size} characters, more than ECS's"
+                    f" {capability_rules.OVERRIDE_LIMIT}"
+                ]
+            },
         )
     on = settings.launch_of(queue.agent_profile)
     # an EC2 profile's Auto Scaling group decides Spot; the queue's flag is for Fargate
@@ -83,11 +108,27 @@ def launch_spec(queue: Queue, settings: Settings, *, placeholder: bool = False) 
         subnets=settings.subnets,
         security_groups=settings.security_groups,
         assign_public_ip=settings.assign_public_ip,
-        environment=agent_environment(queue, placeholder=placeholder),
+        environment=environment,
         spot=spot,
         capacity_provider=on.capacity_provider,
         one_per_instance=on.one_per_instance,
+        init_container_name=INIT_CONTAINER_NAME,
+        init_environment=init_environment,
     )
+
+
+def _override_size(
+    container: str, environment: Mapping[str, str], init_environment: Mapping[str, str]
+) -> int:
+    """Characters of the RunTask overrides, with the longest agent name adoscale makes."""
+    agent = {**environment, "AZP_AGENT_NAME": "x" * 64}
+    overrides = {
+        "containerOverrides": [
+            {"name": name, "environment": [{"name": k, "value": v} for k, v in env.items()]}
+            for name, env in ((container, agent), (INIT_CONTAINER_NAME, init_environment))
+        ]
+    }
+    return len(json.dumps(overrides))
 
 
 def launch(

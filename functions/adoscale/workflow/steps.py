@@ -45,9 +45,10 @@ class Need:
 
 
 NEEDS: Mapping[str, Need] = {
+    # the organisations a PAT may go to: the stack's own, and the others it lists
     ADO: Need(
         ("ADOSCALE_ORG_URL", "ADOSCALE_PAT_SECRET_ARN"),
-        (),
+        ("ADOSCALE_ORGANIZATIONS",),
         ("secretsmanager",),
         frozenset({"secretsmanager:GetSecretValue", "kms:Decrypt"}),
     ),
@@ -58,14 +59,22 @@ NEEDS: Mapping[str, Need] = {
         ("ecs",),
         frozenset({"ecs:ListTasks", "ecs:DescribeTasks"}),
     ),
+    # a launch names each task its organisation (and the PAT secret the task reads)
     ECS_RUN: Need(
         (
+            "ADOSCALE_ORG_URL",
+            "ADOSCALE_PAT_SECRET_ARN",
             "ADOSCALE_CLUSTER",
             "ADOSCALE_SUBNETS",
             "ADOSCALE_SECURITY_GROUPS",
             "ADOSCALE_TASK_DEFINITIONS",
         ),
-        ("ADOSCALE_CONTAINER_NAME", "ADOSCALE_ASSIGN_PUBLIC_IP", "ADOSCALE_PROFILE_LAUNCH"),
+        (
+            "ADOSCALE_ORGANIZATIONS",
+            "ADOSCALE_CONTAINER_NAME",
+            "ADOSCALE_ASSIGN_PUBLIC_IP",
+            "ADOSCALE_PROFILE_LAUNCH",
+        ),
         ("ecs",),
         frozenset({"ecs:RunTask", "ecs:TagResource", "iam:PassRole"}),
     ),
