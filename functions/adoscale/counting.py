@@ -142,3 +142,14 @@ def _taken_jobs_by_agent(jobs: Iterable[JobRequest]) -> Mapping[int, JobRequest]
         for job in jobs
         if job.taken and job.reserved_agent_id is not None
     }
+
+
+def dead_agent(agent: Agent, queue: str, live_names: set[str]) -> bool:
+    """An agent of ``queue`` that is offline, runs no job and whose task is gone: its
+    container exited (after its job, or killed). Deleting it is always safe and idempotent."""
+    return (
+        is_agent_of(agent.name, queue)
+        and not agent.online
+        and not agent.busy
+        and agent.name not in live_names
+    )

@@ -19,7 +19,7 @@ from typing import Any
 from adoscale.actions import Action
 from adoscale.alerts import Alerter
 from adoscale.connections import AdoConnections
-from adoscale.counting import QueueCounts, assign_waiting_jobs, count_queue
+from adoscale.counting import QueueCounts, assign_waiting_jobs, count_queue, dead_agent
 from adoscale.ecs import AgentTasks
 from adoscale.exceptions import AdoAuthError, AdoError, QueueConfigError
 from adoscale.executions import STARTED, ExecutionStarter
@@ -41,7 +41,6 @@ from adoscale.schema import Queue
 from adoscale.settings import Settings
 from adoscale.shards import OrgScheduler
 from adoscale.store import QueueStore, ScanResult
-from adoscale.workflow.reaper import dead_agent
 from adoscale.workflow.request import ScalingRequest
 
 LOG = logging.getLogger(__name__)

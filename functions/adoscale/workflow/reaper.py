@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from adoscale.counting import dead_agent
 from adoscale.ecs import AgentTasks, Launched, LaunchFailure
 from adoscale.exceptions import AdoAgentBusyError
 from adoscale.models import Agent, AgentTask
@@ -130,17 +131,6 @@ def reap(
     if errors:
         raise errors[0]
     return result
-
-
-def dead_agent(agent: Agent, queue: str, live_names: set[str]) -> bool:
-    """An agent of ``queue`` that is offline, runs no job and whose task is gone: its
-    container exited (after its job, or killed). Deleting it is always safe and idempotent."""
-    return (
-        is_agent_of(agent.name, queue)
-        and not agent.online
-        and not agent.busy
-        and agent.name not in live_names
-    )
 
 
 def _stop_reason(
