@@ -154,6 +154,7 @@ poller = Poller(
         schedule=config.poll_schedule,
         poll_interval_seconds=config.poll_interval_seconds,
         poll_linger_seconds=config.poll_linger_seconds,
+        poll_quiet_interval_seconds=config.poll_quiet_interval_seconds,
         log_group_name=f"{log_prefix}poller",
         log_retention_days=config.log_retention_days,
         tracing=config.tracing,

@@ -45,6 +45,7 @@ class Settings:
     max_task_lifetime_seconds: int = 6 * 3600
     poll_interval_seconds: int = 20
     poll_linger_seconds: int = 600
+    poll_quiet_interval_seconds: int = 20
 
 
 # Environment variable -> (field, parser). Parsers raise ValueError with the reason.
@@ -151,6 +152,7 @@ VARIABLES: Mapping[str, tuple[str, Any]] = {
     "ADOSCALE_MAX_TASK_LIFETIME_SECONDS": ("max_task_lifetime_seconds", _positive_int),
     "ADOSCALE_POLL_INTERVAL_SECONDS": ("poll_interval_seconds", _poll_interval),
     "ADOSCALE_POLL_LINGER_SECONDS": ("poll_linger_seconds", _whole_seconds),
+    "ADOSCALE_POLL_QUIET_INTERVAL_SECONDS": ("poll_quiet_interval_seconds", _poll_interval),
 }
 
 POLLER_REQUIRED = (

@@ -429,10 +429,12 @@ def test_poller_environment_satisfies_contract_c2(stack: ProgramRun) -> None:
         "ADOSCALE_ASSIGN_PUBLIC_IP",
         "ADOSCALE_POLL_INTERVAL_SECONDS",
         "ADOSCALE_POLL_LINGER_SECONDS",
+        "ADOSCALE_POLL_QUIET_INTERVAL_SECONDS",
     }
     settings = load_settings(variables, POLLER_REQUIRED)  # the handlers' own parser
     assert settings.poll_interval_seconds == stack.setting("pollIntervalSeconds", 20)
     assert settings.poll_linger_seconds == stack.setting("pollLingerSeconds", 600)
+    assert settings.poll_quiet_interval_seconds == stack.setting("pollQuietIntervalSeconds", 20)
     (machine,) = stack.of_type("aws:sfn/stateMachine:StateMachine")
     assert settings.state_machine_arn == machine.arn
     assert settings.org_url == ORG_URL

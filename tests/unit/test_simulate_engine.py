@@ -24,9 +24,14 @@ from adoscale.simulate.policies import (
 from adoscale.simulate.runner import compare, matching_jobs, run_policy
 from adoscale.simulate.trace import Trace, TraceJob, load_trace
 
-# Hand-computed cases poll once a minute (the deployment's default is every 20 s).
+# Hand-computed cases poll once a minute, quiet or not (the deployment's default is every
+# 20 s, quiet or not).
 FIXED = SimParams(
-    startup=StartupTime(60.0, 0.0), launch_delay_s=0.0, teardown_s=0.0, poll_interval_s=60.0
+    startup=StartupTime(60.0, 0.0),
+    launch_delay_s=0.0,
+    teardown_s=0.0,
+    poll_interval_s=60.0,
+    poll_quiet_interval_s=60.0,
 )
 
 
@@ -136,7 +141,7 @@ def test_a_job_taken_between_the_poll_and_the_drain_keeps_its_agent():
 )
 def test_the_fast_path_meets_the_deterministic_execution_names(unique, second_wait, executions):
     # GIVEN a service hook that polls as soon as a job is queued; jobs at 5 s and 20 s
-    params = replace(FIXED, fast_path_delay_s=0.0, unique_executions=unique)
+    params = replace(FIXED, fast_path_delay_s=0.0, hook_window_s=0.0, unique_executions=unique)
     jobs = trace((5.0, 100.0), (20.0, 100.0))
 
     # WHEN adoscale runs it
@@ -151,10 +156,34 @@ def test_the_fast_path_meets_the_deterministic_execution_names(unique, second_wa
     assert policy.dropped_executions == (0 if unique else 1)
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_a_fan_out_of_webhooks_polls_at_most_twice(seed):
+    # GIVEN the service hook as built (webhook 1 s after the job, 2 s debounce windows) and
+    # a fan-out of 50 jobs queued within one second, at a random offset
+    import random
+
+    offset = random.Random(seed).uniform(100.0, 200.0)
+    params = replace(FIXED, fast_path_delay_s=1.0, startup=StartupTime(30.0, 0.0))
+    jobs = [TraceJob(offset + i / 50.0, 100.0) for i in range(50)]
+    policy = AdoscalePolicy(params)
+
+    # WHEN adoscale runs it
+    outcome = Simulation(jobs, params, policy).run()
+
+    # THEN at most two hook polls ran before the next scheduled one, and the first hook
+    # poll (at most 1 s delivery + 2 s window after the first job) launched agents
+    scheduled = len(range(0, int(outcome.end_s) + 1, 60))
+    assert outcome.polls - scheduled <= 2
+    assert max(outcome.waits) <= 1.0 + 2.0 + 1.0 + 30.0
+    assert outcome.agents_launched == 50
+
+
 def test_an_execution_that_finds_the_queues_lease_held_is_skipped():
     # GIVEN the fast path with executions named per poll, RunTask 2 s after the poll (the
     # scale-out holds the queue's lease until then), and jobs 1 s apart
-    params = replace(FIXED, fast_path_delay_s=0.0, unique_executions=True, launch_delay_s=2.0)
+    params = replace(
+        FIXED, fast_path_delay_s=0.0, hook_window_s=0.0, unique_executions=True, launch_delay_s=2.0
+    )
     policy = AdoscalePolicy(params)
 
     # WHEN adoscale runs it

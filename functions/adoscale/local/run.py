@@ -165,6 +165,7 @@ class _Run:
             cycle=settings.poll_interval_seconds,
             activity=Activity(linger_seconds=settings.poll_linger_seconds),
             on_poll=self._on_poll,
+            quiet_cycle=settings.poll_quiet_interval_seconds,
         )
         settled = False
         with self.view:

@@ -117,7 +117,8 @@ def _whole_list(option: str, text: str, low: int, high: int) -> list[int]:
 @click.option(
     "--fast-path",
     type=click.FloatRange(min=0),
-    help="What-if: a service hook polls this many seconds after each queued job.",
+    help="The service hook: its webhook arrives this many seconds after each queued job"
+    " (Azure DevOps' delivery, ~1 s); it polls at the end of its 2 s debounce window.",
 )
 @click.option(
     "--unique-executions",
