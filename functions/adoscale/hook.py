@@ -33,7 +33,9 @@ DEBOUNCE_WINDOW_SECONDS = 2.0
 DELIVERY_SECONDS = 1.0  # Azure DevOps queued -> webhook received, assumed by the simulator
 
 OK, UNAUTHORIZED, METHOD_NOT_ALLOWED, TOO_LARGE, BAD_REQUEST = 202, 401, 405, 413, 400
+UNAVAILABLE = 503  # the credentials cannot be read: Azure DevOps retries later
 REASONS = {
+    UNAVAILABLE: "unavailable",
     OK: "accepted",
     UNAUTHORIZED: "unauthorized",
     METHOD_NOT_ALLOWED: "method not allowed",
@@ -75,7 +77,6 @@ class Verdict:
 
     status: int
     project_id: str | None = None
-    event_type: str | None = None
 
     @property
     def triggers(self) -> bool:
@@ -120,7 +121,7 @@ def judge(event: Mapping[str, Any], credentials: Credentials) -> Verdict:
         return Verdict(BAD_REQUEST)
     if not isinstance(document, dict):
         return Verdict(BAD_REQUEST)
-    return Verdict(OK, waiting_project(document), _text(document.get("eventType")))
+    return Verdict(OK, waiting_project(document))
 
 
 def waiting_project(document: Mapping[str, Any]) -> str | None:
@@ -173,10 +174,6 @@ def _header(event: Mapping[str, Any], name: str) -> str | None:
     if value is None:  # function URLs send lower-case names; tolerate others
         value = next((v for k, v in headers.items() if str(k).lower() == name), None)
     return value if isinstance(value, str) else None
-
-
-def _text(value: Any) -> str | None:
-    return value[:100] if isinstance(value, str) else None
 
 
 def _is_guid(text: str) -> bool:

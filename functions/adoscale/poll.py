@@ -122,9 +122,19 @@ class Poller:
         # Kept for the container's life: threads are not re-created every minute.
         self._executor = ThreadPoolExecutor(settings.max_workers, thread_name_prefix="poll")
 
-    def poll(self, *, act: bool = True) -> PollReport:
-        """One cycle. With ``act=False`` nothing is started, published or alerted."""
-        self.last_report = _Cycle(self, act).run()
+    def poll(
+        self,
+        *,
+        act: bool = True,
+        organization: str | None = None,
+        slot_seconds: int | None = None,
+    ) -> PollReport:
+        """One cycle. With ``act=False`` nothing is started, published or alerted.
+
+        The service hook's poll passes ``organization`` (only that organisation's queues,
+        and no metrics: the scheduled cycles publish the stack's) and ``slot_seconds`` (its
+        executions are named by its debounce window, not by the poll interval)."""
+        self.last_report = _Cycle(self, act, organization, slot_seconds).run()
         return self.last_report
 
     # Used by _Cycle; kept here so the collaborators stay private to the Poller.
@@ -136,9 +146,17 @@ class Poller:
 class _Cycle:
     """The state of one cycle, so the steps read as a list."""
 
-    def __init__(self, poller: Poller, act: bool) -> None:
+    def __init__(
+        self,
+        poller: Poller,
+        act: bool,
+        organization: str | None = None,
+        slot_seconds: int | None = None,
+    ) -> None:
         self.p = poller
         self.act = act
+        self.organization = organization.rstrip("/") if organization else None
+        self.slot_seconds = slot_seconds or poller._settings.poll_interval_seconds
         self.now = poller._clock()
         self.report = PollReport()
         self.redactor = Redactor(poller._connections.known_secrets())
@@ -149,6 +167,8 @@ class _Cycle:
     def run(self) -> PollReport:
         scan = self.p._store.scan()
         queues, invalid = usable_queues(scan.queues, self.p._settings.task_definitions)
+        if self.organization is not None:
+            queues = [q for q in queues if self.p._connections.key(q)[0] == self.organization]
         for error in [*scan.errors, *invalid]:
             self.fail(
                 PollError(error.queue or STACK, error.kind, error.describe()),
@@ -159,7 +179,9 @@ class _Cycle:
         tasks, tasks_known = tasks_listing.result()
         counted = self.count(queues, pools, tasks)
         self.decide(counted, tasks_known)
-        if self.act:
+        if self.act and self.organization is not None:
+            self.start_executions()
+        elif self.act:
             invalid_count = len(scan.errors) + len(invalid)
             publishing = self.p._executor.submit(self.publish_metrics, invalid_count)
             self.start_executions()
@@ -335,7 +357,7 @@ class _Cycle:
             for name, outcome in sorted(self.report.outcomes.items())
             if (action := execution_action(outcome)) is not None
         ]
-        slot = poll_slot(self.now, self.p._settings.poll_interval_seconds)
+        slot = poll_slot(self.now, self.slot_seconds)
         futures = [(r, self.p._executor.submit(starter.start, r, slot)) for r in requests]
         for request, future in futures:
             try:

@@ -46,6 +46,7 @@ class Settings:
     poll_interval_seconds: int = 20
     poll_linger_seconds: int = 600
     poll_quiet_interval_seconds: int = 20
+    hook_secret_arn: str = ""
 
 
 # Environment variable -> (field, parser). Parsers raise ValueError with the reason.
@@ -153,6 +154,7 @@ VARIABLES: Mapping[str, tuple[str, Any]] = {
     "ADOSCALE_POLL_INTERVAL_SECONDS": ("poll_interval_seconds", _poll_interval),
     "ADOSCALE_POLL_LINGER_SECONDS": ("poll_linger_seconds", _whole_seconds),
     "ADOSCALE_POLL_QUIET_INTERVAL_SECONDS": ("poll_quiet_interval_seconds", _poll_interval),
+    "ADOSCALE_HOOK_SECRET_ARN": ("hook_secret_arn", _arn),
 }
 
 POLLER_REQUIRED = (

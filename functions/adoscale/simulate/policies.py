@@ -93,6 +93,7 @@ class AdoscalePolicy:
         )
         self._last_active: float | None = None
         self.fast_path_delay_s = params.fast_path_delay_s
+        self.hook_window_s = params.hook_window_s
         self.retire_window_s = params.confirm_window_s
         self.unique_executions = params.unique_executions
         self.lease_s = {
@@ -148,7 +149,7 @@ class AdoscalePolicy:
         if decision.action == NONE:
             self._quiet_version, self._quiet_active = sim.version, active
             self._quiet_until = self._next_threshold(counts, sim)
-        if decision.action == NONE or not self._may_start(decision.action, now):
+        if decision.action == NONE or not self._may_start(decision.action, now, sim):
             return Actions()
         if sim.now < self._lease_until:
             self.skipped_executions += 1
@@ -181,11 +182,13 @@ class AdoscalePolicy:
         )
         return self.cadence.next_cycle_at(now, lingering, self.first_poll_s)
 
-    def _may_start(self, action: str, now: datetime) -> bool:
-        """Step Functions refuses a second execution of the same name (queue, action, slot)."""
+    def _may_start(self, action: str, now: datetime, sim: Simulation) -> bool:
+        """Step Functions refuses a second execution of the same name (queue, action, slot);
+        a hook poll names its executions by its debounce window (``adoscale.hook``)."""
         if self.unique_executions:
             return True
-        slot = poll_slot(now, max(1, round(self.poll_interval_s)))
+        seconds = self.hook_window_s if sim.hook_polling else self.poll_interval_s
+        slot = poll_slot(now, max(1, round(seconds)))
         if slot != self._slot:
             self._slot, self._started = slot, set()
         name = execution_name(self.queue.queue, action, slot)
