@@ -135,25 +135,22 @@ def test_a_job_taken_between_the_poll_and_the_drain_keeps_its_agent():
 
 
 @pytest.mark.parametrize(
-    ("unique", "second_wait", "executions"),
-    [(False, 100.0, 2), (True, 60.0, 2)],
-    ids=["slot-names-drop-the-second-scale-out", "unique-names"],
+    ("unique", "dropped"), [(False, 0), (True, 0)], ids=["named-by-window", "unique-names"]
 )
-def test_the_fast_path_meets_the_deterministic_execution_names(unique, second_wait, executions):
-    # GIVEN a service hook that polls as soon as a job is queued; jobs at 5 s and 20 s
-    params = replace(FIXED, fast_path_delay_s=0.0, hook_window_s=0.0, unique_executions=unique)
-    jobs = trace((5.0, 100.0), (20.0, 100.0))
+def test_hook_polls_of_consecutive_windows_both_launch(unique, dropped):
+    # GIVEN the service hook as built (2 s windows, webhook at once here); jobs at 5 s and
+    # 7.5 s, whose hook polls run at 6 s and 8 s; scheduled polls once a minute
+    params = replace(FIXED, fast_path_delay_s=0.0, unique_executions=unique)
+    jobs = trace((5.0, 100.0), (7.5, 100.0))
 
     # WHEN adoscale runs it
     policy = AdoscalePolicy(params)
     outcome = Simulation(list(jobs.jobs), params, policy).run()
 
-    # THEN the first job's agent is launched at 5 s; with executions named per poll slot
-    # (60 s here) the 20 s scale-out has the 5 s one's name, is refused, and the 60 s poll
-    # launches it
-    assert outcome.waits == pytest.approx([60.0, second_wait])
-    assert outcome.actions == executions
-    assert policy.dropped_executions == (0 if unique else 1)
+    # THEN each hook poll names its execution by its own window: both launch at once
+    # (a name per 60 s slot would have refused the second until the 60 s poll)
+    assert outcome.waits == pytest.approx([61.0, 60.5])
+    assert policy.dropped_executions == dropped
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
