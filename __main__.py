@@ -9,6 +9,8 @@
   agent profile;
 - the scaling state machine and its step Lambdas;
 - the poller Lambda, run every minute by EventBridge Scheduler;
+- the service-hook endpoint (a Lambda function URL) and its generated credentials, unless
+  ``serviceHook`` is false;
 - alarms and a dashboard.
 """
 
@@ -25,6 +27,7 @@ from adoscale.workflow.steps import STEPS
 from components.alerts import Alerts, AlertsArgs
 from components.cluster import CONTAINER_NAME, AgentCluster, AgentClusterArgs
 from components.config import StackConfigError, load_stack_config
+from components.hook import HookEndpoint, HookEndpointArgs
 from components.iam import AwsContext
 from components.key import StackKey, StackKeyArgs
 from components.monitoring import Monitoring, MonitoringArgs
@@ -161,6 +164,25 @@ poller = Poller(
         tags=tags,
     ),
 )
+hook = (
+    HookEndpoint(
+        "hook",
+        HookEndpointArgs(
+            resources=resources,
+            state_machine_arn=workflow.arn,
+            state_machine_name=workflow.state_machine_name,
+            code=code,
+            code_hash=archive.sha256_base64,
+            poll_interval_seconds=config.poll_interval_seconds,
+            log_group_name=f"{log_prefix}hook",
+            log_retention_days=config.log_retention_days,
+            tracing=config.tracing,
+            tags=tags,
+        ),
+    )
+    if config.service_hook
+    else None
+)
 monitoring = Monitoring(
     "monitoring",
     MonitoringArgs(
@@ -188,3 +210,6 @@ pulumi.export("pat_secret_arn", pat.arn)
 pulumi.export("state_machine_arn", workflow.arn)
 pulumi.export("poller_function_name", poller.function_name)
 pulumi.export("dashboard_url", monitoring.dashboard_url)
+if hook is not None:
+    pulumi.export("hook_url", hook.url)
+    pulumi.export("hook_secret_arn", hook.secret_arn)
