@@ -21,6 +21,7 @@ from adoscale.cli.context import (
     CommandFailedError,
     describe_aws_error,
 )
+from adoscale.cli.hooks import hooks
 from adoscale.cli.queues import queues
 from adoscale.cli.status import status
 from adoscale.exceptions import InputError
@@ -63,6 +64,7 @@ def cli(
 
 cli.add_command(queues)
 cli.add_command(status)
+cli.add_command(hooks)
 
 
 @cli.command()

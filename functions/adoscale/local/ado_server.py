@@ -806,7 +806,7 @@ class FakeAdoServer:
                 },
             )
         if kind == "subscriptions" and method == "GET":
-            return json_reply(200, listing(list(self._subscriptions.values())))
+            return json_reply(200, listing([_masked(s) for s in self._subscriptions.values()]))
         if kind == "subscriptions" and method == "POST":
             try:
                 document = json.loads(body or b"null")
@@ -823,14 +823,14 @@ class FakeAdoServer:
             }
             created["url"] = f"{self.base_url}/_apis/hooks/subscriptions/{created['id']}"
             self._subscriptions[created["id"]] = created
-            return json_reply(200, created)
+            return json_reply(200, _masked(created))
         if kind == "subscription" and method == "GET":
             found_sub = self._subscriptions.get(last)
             if found_sub is None:
                 return error_reply(
                     404, "SubscriptionNotFoundException", f"Subscription {last} not found.", VSS
                 )
-            return json_reply(200, found_sub)
+            return json_reply(200, _masked(found_sub))
         if kind == "subscription" and method == "DELETE":
             if self._subscriptions.pop(last, None) is None:
                 return error_reply(
@@ -1026,6 +1026,14 @@ class FakeAdoServer:
                     taken.append((job.request_id, agent.id))
                     break
         return taken
+
+
+def _masked(subscription: Mapping[str, Any]) -> dict[str, Any]:
+    """As the service answers: a subscription's password never comes back."""
+    inputs = dict(subscription.get("consumerInputs") or {})
+    if inputs.get("basicAuthPassword"):
+        inputs["basicAuthPassword"] = "********"
+    return {**subscription, "consumerInputs": inputs}
 
 
 def _includes(q: Mapping[str, str]) -> tuple[bool, bool, bool]:
