@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the agent image for linux/amd64 and linux/arm64 with docker buildx (`make agent-image`).
 # PUSH=1 logs in to ECR and pushes to the stack's repository (ECR_REPOSITORY_URL, or the
-# `ecr_repository_url` output of the Pulumi stack). README "Agent image" lists every variable.
+# `ecr_repository_url` output of the Pulumi stack). docs/agent-image.md lists every variable.
 #
 # The agent version and checksums default to the ARG values in agent/Dockerfile, the one
 # place they are pinned. Prints the image reference on stdout when done. Written for bash 3.2

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One-job Azure Pipelines agent (contract C7): register, run exactly one job, deregister.
+# adoscale's Azure Pipelines agent container: register, run one job (or up to AZP_MAX_JOBS
+# jobs, cleaning the work directory between them), deregister.
 #
 # The PAT comes from AZP_TOKEN_FILE (preferred) or AZP_TOKEN. It is kept in a shell
 # variable that is never exported and both variables are removed from the environment
@@ -20,6 +21,7 @@ agent_name=""
 agent_pid=""
 stop_status=""
 registered=0
+max_jobs=1
 cap_env=()
 
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
@@ -208,6 +210,68 @@ pause() {
     wait "$sleeper" || kill "$sleeper" 2>/dev/null || true
 }
 
+# --- reusable agents (AZP_MAX_JOBS) -----------------------------------------------------
+# The agent has no "N jobs, then exit" mode: run.sh without --once takes jobs until it is
+# stopped, so nothing could clean the work directory between jobs or count them. run.sh
+# --once, started again, reuses the registration config.sh wrote (the agent's own key and
+# settings in AGENT_HOME), so the agent keeps its name and id and the PAT is not needed
+# again. Between two runs the listener is offline for a moment: Azure DevOps offers the
+# next job only once it is back.
+
+validate_max_jobs() {
+    local jobs=${AZP_MAX_JOBS:-1}
+    if ! is_uint "$jobs" || ((10#$jobs < 1 || 10#$jobs > 1000)); then
+        die "AZP_MAX_JOBS must be a whole number from 1 to 1000, got '$jobs'"
+    fi
+    max_jobs=$((10#$jobs))
+}
+
+# Empty the work directory (sources, artifacts, a job's leftovers) before the next job.
+# Refuses a directory that resolves to / or to the agent itself.
+clean_work_dir() {
+    local work=$AZP_WORK resolved home
+    [[ $work == /* ]] || work=$AGENT_HOME/$work
+    [[ -d $work ]] || return 0
+    resolved=$(cd -- "$work" && pwd -P) || return 1
+    home=$(cd -- "$AGENT_HOME" && pwd -P) || return 1
+    if [[ $resolved == / || $resolved == "$home" ]]; then
+        log "refusing to clean the work directory '$resolved': it is / or the agent itself"
+        return 1
+    fi
+    find "$resolved" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} + || return 1
+    [[ -z $(find "$resolved" -mindepth 1 -maxdepth 1 -print -quit) ]]
+}
+
+# Run up to max_jobs jobs; stop early on a stop signal or when the listener fails (exit
+# status other than 0). Returns the last run's status. Exit 4 (the agent updated itself)
+# relaunches once per job without counting one.
+run_jobs() {
+    local job=0 status=0
+    while ((job < max_jobs)) && [[ -z $stop_status ]]; do
+        if ((job > 0)); then
+            if ! clean_work_dir; then
+                log "could not clean the work directory: no further job on this agent"
+                break
+            fi
+            [[ -z $stop_status ]] || break
+        fi
+        job=$((job + 1))
+        status=0
+        run_agent || status=$?
+        if ((status == 4)) && [[ -z $stop_status ]]; then
+            log "the agent is updating (exit 4): relaunching once"
+            pause "${AZP_RELAUNCH_DELAY_SECONDS:-5}"
+            if [[ -z $stop_status ]]; then
+                status=0
+                run_agent || status=$?
+            fi
+        fi
+        log "run.sh --once exited with status $status (job $job of $max_jobs)"
+        ((status == 0)) || break
+    done
+    return "$status"
+}
+
 # --- registration --------------------------------------------------------------------
 
 configure() {
@@ -257,6 +321,7 @@ main() {
     trap 'on_signal INT 130' INT
     trap on_exit EXIT
 
+    validate_max_jobs
     local status=0
     configure || status=$?
     if ((status != 0)); then
@@ -269,18 +334,7 @@ main() {
     fi
     registered=1
 
-    if [[ -z $stop_status ]]; then
-        run_agent || status=$?
-        if ((status == 4)) && [[ -z $stop_status ]]; then
-            log "the agent is updating (exit 4): relaunching once"
-            pause "${AZP_RELAUNCH_DELAY_SECONDS:-5}"
-            if [[ -z $stop_status ]]; then
-                status=0
-                run_agent || status=$?
-            fi
-        fi
-        log "run.sh --once exited with status $status"
-    fi
+    run_jobs || status=$?
     deregister
     exit "${stop_status:-$status}"
 }

@@ -3,12 +3,12 @@
 A benchmark is any module ``bench/<name>.py`` that exposes ``run() -> dict``. Each result
 is written to ``bench/results/<name>.json`` as ``{"benchmark", "machine", "seconds",
 "results"}`` (or ``"error"`` when it raised: one failing benchmark never stops the others),
-a summary table is printed, and the generated blocks of README (``<!-- bench:NAME -->``) are
-refreshed from every result file present.
+a summary table is printed, and the generated blocks of the docs (``<!-- bench:NAME -->`` in
+``docs/*.md``) are refreshed from every result file present.
 
     python -m bench                      # all of them
     python -m bench simulator_bench      # some of them
-    python -m bench --no-readme          # leave README alone
+    python -m bench --no-readme          # leave the docs alone
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def headline(record: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
-    parser.add_argument("--no-readme", action="store_true", help="do not refresh README")
+    parser.add_argument("--no-readme", action="store_true", help="do not refresh the docs' figures")
     args = parser.parse_args(argv)
     for path in (ROOT, ROOT / "functions"):
         if str(path) not in sys.path:
@@ -119,10 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     print(f"\nmachine: {info['cores']} cores, {info['cpu_model']}, Python {info['python']}")
     if not args.no_readme:
-        from bench.readme import update_readme
+        from bench.readme import update_docs
 
-        changed = update_readme(ROOT / "README.md", RESULTS)
-        print(f"README blocks refreshed: {', '.join(changed) if changed else 'none'}")
+        changed = update_docs(ROOT, RESULTS)
+        print(f"doc blocks refreshed: {', '.join(changed) if changed else 'none'}")
     return 1 if any("error" in record for record in records) else 0
 
 

@@ -1,4 +1,4 @@
-"""Refresh README's generated blocks from ``bench/results/*.json``.
+"""Refresh the docs' generated blocks from ``bench/results/*.json``.
 
 Only the text between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->`` is rewritten;
 the prose around it is written by hand. A block whose results are missing keeps its text.
@@ -166,17 +166,51 @@ def render_performance(results: Results) -> str | None:
     return "\n".join(lines)
 
 
+def render_reuse(results: Results) -> str | None:
+    """Reusable agents: the N x idle tables beside the peers, and the p50 target per seed."""
+    record = results.get("reuse_bench")
+    if not record or "results" not in record:
+        return None
+    r = record["results"]
+    parts = [f"Measured by `python -m bench reuse_bench` on {machine_line(record)}.", ""]
+    for sweep in r["sweeps"]:
+        speedup = sweep["warm_speedup"]
+        warm = "no warm speed-up" if speedup == 1 else f"warm speed-up {speedup:g}"
+        parts += [f"**`{sweep['trace']}`** ({sweep['jobs']} jobs, {warm})", "", sweep["table"], ""]
+    target = r["target"]
+    parts += [
+        f"**Target** ({target['rule']}), {target['met']}/{target['of']} generated days met:",
+        "",
+        "| trace seed | jobs | p50 wait (s) | p95 wait (s) | agent-minutes"
+        " | one-job p50 (s) | x one-job agent-minutes | met |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |",
+    ]
+    for row in target["rows"]:
+        parts.append(
+            f"| {row['seed']} | {row['jobs']} | {row['p50_wait_s']:g} | {row['p95_wait_s']:g}"
+            f" | {row['agent_minutes']:,.0f} | {row['one_job_p50_wait_s']:g}"
+            f" | {row['agent_minutes_x_one_job']:.2f} | {'yes' if row['met'] else '**no**'} |"
+        )
+    return "\n".join(parts)
+
+
 BLOCKS: Mapping[str, Callable[[Results], str | None]] = {
     "simulator": render_simulator,
     "cost": render_cost,
     "performance": render_performance,
+    "reuse": render_reuse,
 }
 
 
 def update_readme(readme: Path, results_dir: Path) -> list[str]:
-    """Rewrite the blocks present in README; returns the names of those that changed."""
+    """Rewrite the blocks present in one Markdown file; returns the names of those that changed.
+
+    Links the renderers write from the repository's root (``docs/img/...``) are made relative
+    to the file, so a page under ``docs/`` shows its pictures.
+    """
     results = load_results(results_dir)
     text = readme.read_text(encoding="utf-8")
+    in_docs = readme.parent.name == "docs"
     changed = []
     for name, render in BLOCKS.items():
         start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
@@ -185,6 +219,8 @@ def update_readme(readme: Path, results_dir: Path) -> list[str]:
         if not (found and closed):
             continue
         fresh = render(results)
+        if fresh is not None and in_docs:
+            fresh = fresh.replace("](docs/", "](")
         if fresh is None or body.strip() == fresh.strip():
             continue
         text = f"{head}{start}\n{fresh}\n{end}{tail}"
@@ -193,4 +229,13 @@ def update_readme(readme: Path, results_dir: Path) -> list[str]:
         temporary = readme.with_suffix(".md.tmp")
         temporary.write_text(text, encoding="utf-8")
         temporary.replace(readme)
+    return changed
+
+
+def update_docs(root: Path, results_dir: Path) -> list[str]:
+    """Refresh the blocks of README and of every page under ``docs/``; returns ``page:block``."""
+    changed = []
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        name = page.relative_to(root).as_posix()
+        changed += [f"{name}:{block}" for block in update_readme(page, results_dir)]
     return changed

@@ -3,7 +3,7 @@
 1. Speed: 30 days of a bursty 2,000-jobs-a-day trace through adoscale's policy (the real
    counting and policy code at every poll). Target: at most 10 s.
 2. The bundled traces (bursty, steady) under the four policies at adoscale's defaults:
-   the tables and PNGs README shows (``docs/img/simulator-*.png``).
+   the tables and PNGs docs/simulator.md shows (``docs/img/simulator-*.png``).
 3. The issue's targets on the bursty trace, each with its margin. A missed target is
    reported, never tuned away.
 4. What-ifs on the bursty trace: the policy changes that would move adoscale (standby

@@ -26,7 +26,7 @@ ARCHITECTURES = ("X86_64", "ARM64")
 CONTAINER_INSIGHTS = ("enabled", "enhanced", "disabled")
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096)
 SUBSCRIPTION_PROTOCOLS = ("email", "https")
-# Alert kinds are snake_case words (README "Alerts" lists them); not a closed list here, so a
+# Alert kinds are snake_case words (docs/alerts.md lists them); not a closed list here, so a
 # kind added to the runtime needs no stack change.
 ALERT_KIND = r"^[a-z][a-z0-9_]{1,63}$"
 # Fargate task sizes: cpu units -> allowed memory (MiB).

@@ -116,10 +116,21 @@ class Agent:
     created_on: datetime | None
     assigned_request_id: int | None = None
     status_changed_on: datetime | None = None
+    # lastCompletedRequest.finishTime: when the agent's last job ended (reusable agents)
+    last_job_finished: datetime | None = None
 
     @property
     def busy(self) -> bool:
         return self.assigned_request_id is not None
+
+    @property
+    def idle_since(self) -> datetime | None:
+        """Since when the agent waits for work: the end of its last job, else its registration."""
+        if self.last_job_finished is None:
+            return self.created_on
+        if self.created_on is None:
+            return self.last_job_finished
+        return max(self.created_on, self.last_job_finished)
 
     @classmethod
     def from_json(cls, obj: Any) -> Agent:
@@ -127,6 +138,8 @@ class Agent:
         agent = _object(obj, where)
         status = _required(agent, "status", str, where)
         assigned = agent.get("assignedRequest")
+        last = agent.get("lastCompletedRequest")
+        last_where = f"{where}.lastCompletedRequest"
         return cls(
             agent_id=_required(agent, "id", int, where),
             name=_required(agent, "name", str, where),
@@ -135,6 +148,13 @@ class Agent:
             created_on=parse_time(agent.get("createdOn"), f"{where}.createdOn"),
             assigned_request_id=_optional_id(assigned, "requestId", f"{where}.assignedRequest"),
             status_changed_on=parse_time(agent.get("statusChangedOn"), f"{where}.statusChangedOn"),
+            last_job_finished=(
+                None
+                if last is None
+                else parse_time(
+                    _object(last, last_where).get("finishTime"), f"{last_where}.finishTime"
+                )
+            ),
         )
 
 

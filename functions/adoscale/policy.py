@@ -2,8 +2,10 @@
 
 desired = min(max_agents, busy + queued + standby), further capped by the organisation's
 free self-hosted parallel jobs; launch = desired - (busy + idle + starting); surplus idle
-agents beyond what waiting jobs and standby need, and older than the idle timeout, are
-retired oldest first. The placeholder agent is never counted, so never retired.
+agents beyond what waiting jobs and standby need, and idle for longer than the idle
+timeout (since the end of their last job, or their registration if they never ran one: a
+reusable agent waits that long for its next job), are retired, longest idle first. The
+placeholder agent is never counted, so never retired.
 """
 
 from __future__ import annotations
@@ -43,10 +45,12 @@ def launches_wanted(queue: Queue, counts: QueueCounts) -> int:
 
 
 def surplus_idle_agents(queue: Queue, counts: QueueCounts, now: datetime) -> tuple[Agent, ...]:
-    """Idle agents beyond what waiting jobs and standby need, older than the idle timeout.
+    """Idle agents beyond what waiting jobs and standby need, idle past the idle timeout.
 
     Waiting jobs keep idle agents (they are about to take them, or wait for a demand the
-    idle ones lack); standby agents are kept warm; the oldest go first.
+    idle ones lack); standby agents are kept warm; the longest idle go first. Idle time
+    counts from the end of an agent's last job (``Agent.idle_since``), so a reusable agent
+    that just finished a job is not retired for having registered long ago.
     """
     keep = counts.queued + (queue.standby_agents if queue.enabled else 0)
     excess = counts.idle - keep
@@ -54,8 +58,8 @@ def surplus_idle_agents(queue: Queue, counts: QueueCounts, now: datetime) -> tup
         return ()
     cutoff = now - timedelta(minutes=queue.idle_timeout_minutes)
     old = sorted(
-        (a for a in counts.idle_agents if a.created_on is not None and a.created_on <= cutoff),
-        key=lambda a: (a.created_on, a.agent_id),
+        (a for a in counts.idle_agents if (since := a.idle_since) is not None and since <= cutoff),
+        key=lambda a: (a.idle_since, a.agent_id),
     )
     return tuple(old[:excess])
 

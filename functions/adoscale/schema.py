@@ -47,6 +47,9 @@ class Queue:
     spot: bool = False
     organization_url: str | None = None
     pat_secret_arn: str | None = None
+    # Jobs one agent may run before it retires; 1 (one clean container per job) is the
+    # safe default. Above 1 the agent waits idle_timeout_minutes after each job for another.
+    max_jobs_per_agent: int = 1
 
     def to_item(self) -> dict[str, Any]:
         """The item as stored: defaults written out, optional overrides only when set."""
@@ -60,6 +63,8 @@ class Queue:
             "agent_profile": self.agent_profile,
             "spot": self.spot,
         }
+        if self.max_jobs_per_agent != 1:
+            item["max_jobs_per_agent"] = self.max_jobs_per_agent
         if self.capabilities is not None:
             item["capabilities"] = dict(self.capabilities)
         if self.organization_url is not None:
@@ -132,6 +137,7 @@ class QueueSchema(Schema):
     spot = StrictBoolean(load_default=False)
     organization_url = fields.Url(schemes={"https", "http"}, require_tld=False, load_default=None)
     pat_secret_arn = fields.String(load_default=None, validate=validate.Regexp(SECRET_ARN_PATTERN))
+    max_jobs_per_agent = WholeNumber(load_default=1, validate=validate.Range(min=1, max=1000))
 
     @validates_schema(skip_on_field_errors=True)
     def _standby_within_max(self, data: Mapping[str, Any], **kwargs: Any) -> None:

@@ -52,6 +52,18 @@ printf '%s\0' "$@" > "$rec/$(printf %03d "$n")-run.args"
 env -0 > "$rec/$(printf %03d "$n")-run.env"
 r=$(( $(cat "$rec/runs" 2>/dev/null || echo 0) + 1 )); echo "$r" > "$rec/runs"
 read -r -a codes <<< "${STUB_RUN_EXITS:-0}"
+if [[ -n ${STUB_WORK_DIR:-} ]]; then
+    # what the job found in the work directory, then leftovers of its own (a hidden one too)
+    (cd "$STUB_WORK_DIR" && find . -mindepth 1 | sort) > "$rec/$(printf %03d "$n")-run.work"
+    mkdir -p "$STUB_WORK_DIR/s/$r"
+    echo "secret of job $r" > "$STUB_WORK_DIR/s/$r/.env"; touch "$STUB_WORK_DIR/.job-$r"
+fi
+if (( r < ${STUB_RUN_BLOCK_FROM:-1} )); then
+    # an earlier job of a reusable agent: done at once (optionally signalling start.sh
+    # right after it, i.e. between two jobs)
+    if [[ ${STUB_TERM_PARENT_AFTER:-} == "$r" ]]; then kill -TERM "$PPID"; fi
+    exit "${codes[r-1]:-0}"
+fi
 if [[ ${STUB_RUN_BLOCK:-0} == stubborn ]]; then
     trap 'echo TERM >> "$rec/run-signals"' TERM
     touch "$rec/running"

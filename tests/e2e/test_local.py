@@ -86,3 +86,21 @@ def test_fault_scenario_raises_one_alert_and_recovers(tmp_path):
     assert report["wait_seconds"]["max"] > 60
     assert report["busy_agents_stopped"] == 0
     assert_back_at_standby(report)
+
+
+def test_reusable_agents_run_several_jobs_each_and_retire_after_their_idle_time(tmp_path):
+    # GIVEN a queue whose agents may run five jobs each: a burst, then a trickle of jobs
+    # WHEN the local mode runs it against the real control plane
+    result, report = run_local("reuse.yaml", tmp_path)
+
+    # THEN every job ran on fewer agents than jobs, nothing busy was stopped, and the
+    # surplus agents retired after their idle time: back to standby (none)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert report["ok"] is True
+    assert report["jobs"]["succeeded"] == report["jobs"]["expected"] >= 6
+    assert report["jobs"]["agents"] < report["jobs"]["succeeded"]
+    assert report["busy_agents_stopped"] == 0
+    assert report["alerts"] == []
+    assert_back_at_standby(report)
+    assert report["executions"]["scale_in"].keys() == {"SUCCEEDED"}

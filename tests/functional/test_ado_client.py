@@ -567,3 +567,28 @@ def test_job_history_includes_finished_jobs(fake_ado):
     assert history[waiting].waiting
     assert done not in pending
     assert fake_ado.requests[-2].query["$top"] == "50"
+
+
+def test_agents_report_when_their_last_job_ended(
+    fake_ado: FakeAdoServer, client: AdoClient, org: dict[str, int]
+) -> None:
+    # GIVEN the idle agent ran a job that ended, and the busy agent never finished one
+    done = fake_ado.queue_job(org["pool"], [])
+    fake_ado.assign_job(done, org["idle"])
+    fake_ado.start_job(done)
+    fake_ado.finish_job(done)
+    finished = fake_ado.job(done)["finishTime"]
+
+    # WHEN the agents are listed (includeLastCompletedRequest=true)
+    agents = {agent.agent_id: agent for agent in client.agents(org["pool"])}
+
+    # THEN the reusable agent's idle time counts from its last job's end
+    idle = agents[org["idle"]]
+    assert idle.last_job_finished is not None
+    assert idle.last_job_finished.isoformat().startswith(finished[:19])
+    assert idle.idle_since == idle.last_job_finished
+    assert agents[org["busy"]].last_job_finished is None
+    assert agents[org["busy"]].idle_since == agents[org["busy"]].created_on
+    listing = [r for r in fake_ado.requests if r.path.endswith("/agents")]
+    query = {key.lower(): value for key, value in listing[-1].query.items()}
+    assert query["includelastcompletedrequest"] == "true"

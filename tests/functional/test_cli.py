@@ -463,3 +463,25 @@ def test_unreachable_endpoint_exits_1(monkeypatch):
 
     assert result.exit_code == 1
     assert result.stderr.startswith("error: cannot reach AWS at http://127.0.0.1:9")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "lint: max_jobs_per_agent: Must be greater than or equal to 1 and less"),
+        ("1001", "lint: max_jobs_per_agent: Must be greater than or equal to 1 and less"),
+        ("'20'", "lint: max_jobs_per_agent: Not a whole number."),
+    ],
+    ids=["zero", "too-many", "string"],
+)
+def test_max_jobs_per_agent_is_validated_and_stored(run, dynamodb, table, tmp_path, value, message):
+    base = "queue: lint\npool: Linux\nmax_agents: 5\nmax_jobs_per_agent: "
+    bad = run("queues", "put", write(tmp_path, "bad.yaml", base + value + "\n"))
+    good = run("queues", "put", write(tmp_path, "good.yaml", base + "20\n"))
+
+    assert bad.exit_code == 2
+    assert message in bad.stderr
+    assert good.exit_code == 0, good.stderr
+    stored = run("queues", "get", "lint")
+    assert "max_jobs_per_agent" in stored.stdout
+    assert "20" in stored.stdout

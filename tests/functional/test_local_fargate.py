@@ -64,6 +64,8 @@ def world(monkeypatch):
             "fargate": fargate,
             "hand": hand,
             "launch": launch,
+            "cluster": cluster,
+            "queue": queue,
         }
         org.stop()
 
@@ -238,3 +240,61 @@ def test_the_bundled_default_scenario_loads():
     assert {q.queue for q in loaded.queues} == {"linux", "linux-docker"}
     assert len(loaded.jobs) == 15
     assert loaded.speed == 20
+
+
+@pytest.mark.parametrize("max_jobs", [2, 3, 5])
+def test_a_reusable_agent_runs_up_to_its_jobs_then_leaves(world, max_jobs):
+    # GIVEN more waiting jobs than one agent may run, and a task launched for a queue
+    # whose agents may run max_jobs jobs each (AZP_MAX_JOBS in the RunTask override)
+    ado, cluster = world["ado"], world["cluster"]
+    with_placeholder(ado)
+    jobs = [ado.queue_job("Build", ["docker"]) for _ in range(max_jobs + 1)]
+    reusable = replace(world["queue"], max_jobs_per_agent=max_jobs)
+    spec = replace(cluster.spec, environment=agent_environment(reusable))
+    arn = cluster.tasks.run_agent(spec, reusable.queue, "adoscale-ci-00000000000b", False).task_arn
+
+    # WHEN it boots and runs one job after the other (60 s each)
+    at(world, 0)
+    at(world, BOOT)
+    for done in range(1, max_jobs):
+        at(world, BOOT + 60 * done)
+        # THEN after each job but the last it stays registered, with its task running,
+        # and takes the next job at once
+        (agent,) = agents(ado)
+        assert agent["status"] == "online"
+        assert agent["assignedRequest"]["requestId"] == jobs[done]
+        assert ado.job(jobs[done - 1])["result"] == "succeeded"
+        assert task_status(world, arn)[0] == "RUNNING"
+    at(world, BOOT + 60 * max_jobs)
+
+    # AND after its last job it leaves; the job beyond its share was never its own
+    assert ado.job(jobs[max_jobs - 1])["result"] == "succeeded"
+    assert agents(ado) == []
+    assert "reservedAgent" not in ado.job(jobs[max_jobs])
+    assert task_status(world, arn)[0] == "STOPPED"
+    assert world["fargate"].agents[arn].jobs_run == max_jobs
+
+
+def test_an_idle_reusable_agent_waits_registered_for_its_next_job(world):
+    ado, cluster = world["ado"], world["cluster"]
+    with_placeholder(ado)
+    first = ado.queue_job("Build", ["docker"])
+    reusable = replace(world["queue"], max_jobs_per_agent=4)
+    spec = replace(cluster.spec, environment=agent_environment(reusable))
+    arn = cluster.tasks.run_agent(spec, reusable.queue, "adoscale-ci-00000000000c", False).task_arn
+    at(world, 0)
+    at(world, BOOT)
+    at(world, BOOT + 60)
+    assert ado.job(first)["result"] == "succeeded"
+
+    # WHEN nothing waits for a while, then a job comes
+    at(world, BOOT + 600)
+    (agent,) = agents(ado)
+    assert "assignedRequest" not in agent
+    assert agent["lastCompletedRequest"]["requestId"] == first
+    later = ado.queue_job("Build", ["docker"])
+    at(world, BOOT + 601)
+
+    # THEN the same agent takes it
+    assert ado.job(later)["reservedAgent"]["name"] == "adoscale-ci-00000000000c"
+    assert task_status(world, arn)[0] == "RUNNING"

@@ -14,6 +14,8 @@ import pytest
 
 from adoscale.ecs import ON_DEMAND, SPOT, Launched, LaunchFailure, parse_task
 from adoscale.naming import AGENT_TAG, PLACEHOLDER_TAG, QUEUE_TAG
+from adoscale.schema import parse_queue
+from adoscale.workflow.scale_out import agent_environment
 from tests.support.workflow import ecs_world, environment_of, tags_of
 
 
@@ -68,6 +70,22 @@ def test_one_call_per_agent_with_its_own_name_tags_and_overrides():
             assert env["AZP_POOL"] == "linux"
             assert env["AZP_CAPABILITIES"] == '{"docker":""}'
             assert not any("TOKEN" in key or "PAT" in key for key in env)
+
+
+def test_a_reusable_queue_passes_its_job_count_in_each_run_task_override():
+    queue = parse_queue(
+        {"queue": "lint", "pool": "linux", "max_agents": 5, "max_jobs_per_agent": 7}
+    )
+    with ecs_world(environment=agent_environment(queue)) as w:
+        calls = record_run_task(w.ecs)
+
+        launched, failed = w.tasks.run_agents(w.spec, "lint", ["adoscale-lint-00000000000a"])
+
+        assert failed == []
+        override = calls[0]["overrides"]["containerOverrides"][0]["environment"]
+        assert {"name": "AZP_MAX_JOBS", "value": "7"} in override
+        (task,) = w.ecs.describe_tasks(cluster="agents", tasks=[launched[0].task_arn])["tasks"]
+        assert environment_of(task)["AZP_MAX_JOBS"] == "7"
 
 
 def test_at_most_ten_run_task_calls_are_in_flight():

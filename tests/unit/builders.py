@@ -47,6 +47,7 @@ def agent(
     job: int | None = None,
     age_minutes: float = 30.0,
     name: str | None = None,
+    last_job_minutes: float | None = None,
 ) -> Agent:
     return Agent(
         agent_id=agent_id,
@@ -55,6 +56,7 @@ def agent(
         enabled=enabled,
         created_on=ago(age_minutes),
         assigned_request_id=job,
+        last_job_finished=None if last_job_minutes is None else ago(last_job_minutes),
     )
 
 

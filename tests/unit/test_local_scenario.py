@@ -148,7 +148,21 @@ BAD = [
         "  - {queue: b, pool: P, max_agents: 1, capabilities: {docker: ''}}\n",
         ["count for queue a, which declares no capabilities"],
     ),
+    (
+        "reusable-agents-out-of-range",
+        "",
+        "queues:\n  - {queue: a, pool: P, max_agents: 1, max_jobs_per_agent: 0}\n",
+        ["t.yaml: queues: a: max_jobs_per_agent: Must be greater than or equal to 1"],
+    ),
 ]
+
+
+def test_scenario_queues_may_have_reusable_agents():
+    loaded = scenario(
+        "", "queues:\n  - {queue: a, pool: P, max_agents: 2, max_jobs_per_agent: 20}\n"
+    )
+
+    assert loaded.queues[0].max_jobs_per_agent == 20
 
 
 @pytest.mark.parametrize(

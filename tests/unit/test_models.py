@@ -75,12 +75,50 @@ def test_agent_parsing():
 
     assert (agent.agent_id, agent.online, agent.enabled, agent.busy) == (5, True, False, True)
     assert agent.assigned_request_id == 42
+    assert agent.last_job_finished is None
+    assert agent.idle_since == agent.created_on
+
+
+@pytest.mark.parametrize(
+    ("last", "idle_since"),
+    [
+        (
+            {"requestId": 7, "finishTime": "2026-11-27T11:40:00.1234567Z"},
+            "2026-11-27T11:40:00.123456+00:00",
+        ),
+        ({"requestId": 7, "finishTime": "0001-01-01T00:00:00"}, "2026-11-27T11:00:00+00:00"),
+        ({"requestId": 7}, "2026-11-27T11:00:00+00:00"),
+        ({"requestId": 7, "finishTime": "2026-11-27T10:00:00Z"}, "2026-11-27T11:00:00+00:00"),
+    ],
+    ids=["finished-job", "unset-time", "no-finish-time", "before-registration"],
+)
+def test_idle_since_is_the_end_of_the_last_completed_request(last, idle_since):
+    agent = Agent.from_json(
+        {
+            "id": 5,
+            "name": "adoscale-q-0123456789ab",
+            "status": "online",
+            "createdOn": "2026-11-27T11:00:00Z",
+            "lastCompletedRequest": last,
+        }
+    )
+
+    assert agent.idle_since is not None
+    assert agent.idle_since.isoformat() == idle_since
 
 
 @pytest.mark.parametrize(
     ("obj", "field"),
-    [({"name": "a", "status": "online"}, "id"), ({"id": 1, "name": "a"}, "status")],
-    ids=["no-id", "no-status"],
+    [
+        ({"name": "a", "status": "online"}, "id"),
+        ({"id": 1, "name": "a"}, "status"),
+        ({"id": 1, "name": "a", "status": "online", "lastCompletedRequest": 3}, "lastCompleted"),
+        (
+            {"id": 1, "name": "a", "status": "online", "lastCompletedRequest": {"finishTime": 3}},
+            "lastCompletedRequest.finishTime",
+        ),
+    ],
+    ids=["no-id", "no-status", "last-not-object", "last-finish-not-time"],
 )
 def test_malformed_agents_name_the_field(obj, field):
     with pytest.raises(AdoBadResponseError, match=field):

@@ -103,6 +103,40 @@ def test_scale_in_retires_only_surplus_idle_agents_past_the_timeout(settings, co
     assert decision.count == len(retired)
 
 
+def reused(*minutes: tuple[float, float | None]) -> dict:
+    """Idle agents as (registered minutes ago, last job ended minutes ago or None)."""
+    agents = tuple(
+        agent(100 + i, age_minutes=age, last_job_minutes=last)
+        for i, (age, last) in enumerate(minutes)
+    )
+    return {"idle": len(agents), "idle_agents": agents}
+
+
+@pytest.mark.parametrize(
+    ("settings", "counts", "retired"),
+    [
+        ({"idle_timeout_minutes": 5}, reused((60, 1), (60, 2)), ()),
+        ({"idle_timeout_minutes": 5}, reused((60, 1), (60, 6)), (101,)),
+        ({"idle_timeout_minutes": 5}, reused((60, 1), (6, None)), (101,)),
+        ({"idle_timeout_minutes": 5}, reused((60, 9), (60, 6), (60, 30)), (102, 100, 101)),
+        ({"idle_timeout_minutes": 5}, {"queued": 1, **reused((60, 9), (60, 30))}, (101,)),
+        ({"idle_timeout_minutes": 5}, reused((4, 30)), ()),
+    ],
+    ids=[
+        "just-finished-kept",
+        "idle-since-last-job",
+        "never-ran-counts-from-registration",
+        "longest-idle-first",
+        "waiting-job-keeps-most-recent",
+        "clock-skew-never-before-registration",
+    ],
+)
+def test_reusable_agents_idle_from_the_end_of_their_last_job(settings, counts, retired):
+    decision = decide(queue(max_jobs_per_agent=20, **settings), QueueCounts(**counts), NOW)
+
+    assert decision.retire_agent_ids == retired
+
+
 def test_scale_out_wins_over_scale_in():
     counts = QueueCounts(queued=3, **idle(60))
 

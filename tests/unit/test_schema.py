@@ -50,9 +50,22 @@ def test_full_item_round_trips_through_to_item():
         "spot": True,
         "organization_url": "https://dev.azure.com/contoso",
         "pat_secret_arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado-pat-AbCdEf",
+        "max_jobs_per_agent": 20,
     }
 
     assert parse_queue(item).to_item() == item
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 1000, Decimal("20")], ids=str)
+def test_max_jobs_per_agent_takes_one_to_a_thousand(jobs):
+    queue = parse_queue({**VALID, "max_jobs_per_agent": jobs})
+
+    assert queue.max_jobs_per_agent == int(jobs)
+    assert ("max_jobs_per_agent" in queue.to_item()) == (jobs != 1)
+
+
+def test_one_job_agents_are_the_default():
+    assert parse_queue(VALID).max_jobs_per_agent == 1
 
 
 @pytest.mark.parametrize(
@@ -75,6 +88,11 @@ def test_full_item_round_trips_through_to_item():
         ({"standby_agents": 11}, "standby_agents"),
         ({"idle_timeout_minutes": 0}, "idle_timeout_minutes"),
         ({"idle_timeout_minutes": 1441}, "idle_timeout_minutes"),
+        ({"max_jobs_per_agent": 0}, "max_jobs_per_agent"),
+        ({"max_jobs_per_agent": 1001}, "max_jobs_per_agent"),
+        ({"max_jobs_per_agent": 2.5}, "max_jobs_per_agent"),
+        ({"max_jobs_per_agent": "20"}, "max_jobs_per_agent"),
+        ({"max_jobs_per_agent": True}, "max_jobs_per_agent"),
         ({"enabled": "yes"}, "enabled"),
         ({"spot": 1}, "spot"),
         ({"agent_profile": "has space"}, "agent_profile"),
@@ -145,6 +163,7 @@ FIELDS = [
     "spot",
     "organization_url",
     "pat_secret_arn",
+    "max_jobs_per_agent",
 ]
 
 
@@ -166,6 +185,7 @@ def test_property_one_corrupted_field_is_named_or_accepted(field, value):
         assert field in FIELDS
         assert 1 <= queue.max_agents <= 1000
         assert 0 <= queue.standby_agents <= queue.max_agents
+        assert 1 <= queue.max_jobs_per_agent <= 1000
 
 
 @settings(max_examples=200, deadline=None)

@@ -106,3 +106,46 @@ def test_unknown_benchmark_names_are_refused(argv, capsys):
 
     assert exit_info.value.code == 2
     assert "unknown benchmark no_such_bench" in capsys.readouterr().err
+
+
+def test_pages_under_docs_get_their_blocks_with_relative_picture_links(tmp_path):
+    # GIVEN a docs page with a simulator block and simulator results naming a picture
+    from bench.readme import update_docs
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "README.md").write_text("# front door, no blocks\n")
+    page = tmp_path / "docs" / "simulator.md"
+    page.write_text("# sim\n<!-- bench:simulator -->\nold\n<!-- /bench:simulator -->\n")
+    table = "| a |\n| - |"
+    write(
+        tmp_path / "results",
+        "simulator_bench",
+        {
+            "benchmark": "simulator_bench",
+            "machine": {"cores": 2, "cpu_model": "EPYC", "python": "3.11", "date": "D"},
+            "results": {
+                "tables": {
+                    "bursty_params": "p",
+                    **dict.fromkeys(
+                        ("bursty", "steady", "targets", "what_ifs", "sweep", "recommendation"),
+                        table,
+                    ),
+                },
+                "comparisons": {
+                    "bursty": {"png": "docs/img/simulator-bursty.png"},
+                    "steady": {"png": "docs/img/simulator-steady.png"},
+                },
+                "sweep": {"png": "docs/img/simulator-sweep.png"},
+            },
+        },
+    )
+
+    # WHEN every page is refreshed
+    changed = update_docs(tmp_path, tmp_path / "results")
+
+    # THEN only the docs page changed, and its picture links are relative to docs/
+    assert changed == ["docs/simulator.md:simulator"]
+    text = page.read_text()
+    assert "](img/simulator-bursty.png)" in text
+    assert "docs/img" not in text
+    assert (tmp_path / "README.md").read_text() == "# front door, no blocks\n"

@@ -187,8 +187,29 @@ QUEUE = parse_queue(
                 "AZP_PLACEHOLDER": "1",
             },
         ),
+        (
+            parse_queue({"queue": "q", "pool": "p", "max_agents": 1, "max_jobs_per_agent": 20}),
+            False,
+            {"AZP_POOL": "p", "AZP_MAX_JOBS": "20"},
+        ),
+        (
+            parse_queue({"queue": "q", "pool": "p", "max_agents": 1, "max_jobs_per_agent": 20}),
+            True,
+            {"AZP_POOL": "p", "AZP_PLACEHOLDER": "1"},
+        ),
+        (
+            parse_queue({"queue": "q", "pool": "p", "max_agents": 1, "max_jobs_per_agent": 1}),
+            False,
+            {"AZP_POOL": "p"},
+        ),
     ],
-    ids=["all-overrides", "placeholder-without-capabilities"],
+    ids=[
+        "all-overrides",
+        "placeholder-without-capabilities",
+        "reusable-agent",
+        "placeholder-of-reusable-queue-runs-nothing",
+        "one-job-agent-needs-no-override",
+    ],
 )
 def test_agent_environment(item, placeholder, expected):
     assert agent_environment(item, placeholder=placeholder) == expected

@@ -3,8 +3,10 @@
 It watches the cluster in moto as ECS would run it: a new task boots for the scenario's
 boot delay, registers its agent in the simulated organisation with the queue's
 capabilities (``AZP_CAPABILITIES``), takes one job (the organisation's dispatcher assigns
-it), runs it for the job's duration, deregisters and exits, and its task stops. A
-placeholder-mode task (``AZP_PLACEHOLDER=1``) only registers an offline agent and exits.
+it), runs it for the job's duration, deregisters and exits, and its task stops. A reusable
+agent (``AZP_MAX_JOBS=N``, as start.sh reads it) stays after each job but the N-th, idle
+and online, for the service to hand it the next one. A placeholder-mode task
+(``AZP_PLACEHOLDER=1``) only registers an offline agent and exits.
 
 A task the control plane stops is a container killed: an idle agent goes offline (the
 reaper cleans it up); a busy agent's job is cancelled, and that is recorded as a busy
@@ -56,6 +58,7 @@ class SimAgent:
     job_ends: float | None = None
     stopped_at: float | None = None
     jobs_run: int = 0
+    max_jobs: int = 1  # AZP_MAX_JOBS: jobs before the container exits
 
     @property
     def alive(self) -> bool:
@@ -183,6 +186,7 @@ class LocalFargate:
             placeholder=placeholder,
             launched_at=now,
             boot_at=now + self._boot_delay(),
+            max_jobs=_max_jobs(environment.get("AZP_MAX_JOBS")),
         )
 
     def _exit(self, agent: SimAgent, now: float, why: str) -> None:
@@ -214,6 +218,14 @@ class LocalFargate:
                 agent.job_ends = now + self._org.duration_of(agent.job_id)
                 self._quietly(ado.start_job, agent.job_id)
         elif agent.state == RUNNING and agent.job_ends is not None and now >= agent.job_ends:
+            if agent.jobs_run + 1 < agent.max_jobs:
+                # a reusable agent: the job ends, start.sh cleans the work directory and runs
+                # run.sh --once again under the same registration
+                self._quietly(ado.finish_job, agent.job_id, "succeeded")
+                agent.jobs_run += 1
+                agent.state, agent.job_id, agent.job_ends = IDLE, None, None
+                self._advance(agent, now)  # the dispatcher may have handed it the next job
+                return
             # run.sh --once: the listener ends with the job, so the service never hands this
             # agent a second job; then start.sh deregisters it (config.sh remove)
             if agent.agent_id is not None:
@@ -222,7 +234,7 @@ class LocalFargate:
             agent.jobs_run += 1
             if agent.agent_id is not None:
                 self._quietly(ado.remove_agent, agent.agent_id)
-            self._exit(agent, now, "ran its one job")
+            self._exit(agent, now, "ran its last job" if agent.max_jobs > 1 else "ran its one job")
 
     def _register(self, agent: SimAgent, now: float) -> None:
         """``config.sh --replace`` (+ ``run.sh --once`` unless placeholder)."""
@@ -285,6 +297,13 @@ def _environment(raw: Mapping[str, Any]) -> dict[str, str]:
             if "name" in pair:
                 environment[pair["name"]] = str(pair.get("value", ""))
     return environment
+
+
+def _max_jobs(text: str | None) -> int:
+    """AZP_MAX_JOBS as start.sh takes it: a whole number 1..1000, else one job."""
+    if text is None or not text.isdigit() or not 1 <= int(text) <= 1000:
+        return 1
+    return int(text)
 
 
 def _capabilities(text: str | None, queue: Queue | None) -> dict[str, str]:

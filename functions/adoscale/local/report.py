@@ -104,6 +104,8 @@ class LocalReport:
                 "expected": self.jobs_expected,
                 "seen": len(self.jobs),
                 "succeeded": self.jobs_succeeded,
+                # distinct agents that ran the succeeded jobs: fewer than jobs with reuse
+                "agents": len({j.agent for j in self.jobs if j.succeeded and j.agent}),
                 "not_run": [
                     {
                         "request_id": j.request_id,

@@ -17,7 +17,13 @@ import click
 
 from adoscale.exceptions import AdoError, InputError
 from adoscale.simulate.generate import KINDS, Shape, generate
-from adoscale.simulate.params import POLL_INTERVAL_S, AgentPrices, SimParams, StartupTime
+from adoscale.simulate.params import (
+    POLL_INTERVAL_S,
+    POLL_QUIET_INTERVAL_S,
+    AgentPrices,
+    SimParams,
+    StartupTime,
+)
 from adoscale.simulate.policies import POLICIES
 from adoscale.simulate.report import (
     comparison_json,
@@ -27,6 +33,13 @@ from adoscale.simulate.report import (
     recommendation,
     sweep_json,
     sweep_table,
+)
+from adoscale.simulate.reuse import (
+    DEFAULT_MAX_JOBS_VALUES,
+    DEFAULT_REUSE_IDLE_VALUES,
+    reuse_json,
+    reuse_sweep,
+    reuse_table,
 )
 from adoscale.simulate.runner import DEFAULT_BUDGET, compare, sweep
 from adoscale.simulate.trace import BUNDLED, Trace, load_trace, to_csv
@@ -100,6 +113,14 @@ def _whole_list(option: str, text: str, low: int, high: int) -> list[int]:
 @click.option(
     "--poll-interval", type=click.FloatRange(min=1), default=POLL_INTERVAL_S, show_default=True
 )
+@click.option(
+    "--quiet-interval",
+    type=click.FloatRange(min=1),
+    default=POLL_QUIET_INTERVAL_S,
+    show_default=True,
+    help="Seconds between poll cycles while the queue is quiet (the stack's"
+    " pollQuietIntervalSeconds).",
+)
 @click.option("--standby", type=click.IntRange(0, 1000), default=0, show_default=True)
 @click.option(
     "--idle-timeout",
@@ -109,6 +130,21 @@ def _whole_list(option: str, text: str, low: int, high: int) -> list[int]:
     help="Minutes.",
 )
 @click.option("--max-agents", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option(
+    "--max-jobs-per-agent",
+    type=click.IntRange(1, 1000),
+    default=1,
+    show_default=True,
+    help="Jobs one agent runs before it leaves (the queue's max_jobs_per_agent); above 1 an"
+    " agent waits --idle-timeout minutes for its next job.",
+)
+@click.option(
+    "--warm-speedup",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="A job on a reused agent takes this share of its duration (warm caches).",
+)
 @click.option(
     "--capabilities", help='The queue\'s C1 capabilities as JSON, e.g. \'{"docker": ""}\'.'
 )
@@ -138,8 +174,25 @@ def _whole_list(option: str, text: str, low: int, high: int) -> list[int]:
     help="Comma-separated policies to compare.",
 )
 @click.option("--sweep", "do_sweep", is_flag=True, help="Sweep standby x idle timeout instead.")
+@click.option(
+    "--sweep-reuse",
+    "do_reuse_sweep",
+    is_flag=True,
+    help="Sweep jobs per agent x idle time instead, beside the peers.",
+)
 @click.option("--standby-values", default=DEFAULT_STANDBY_VALUES, show_default=True)
-@click.option("--idle-values", default=DEFAULT_IDLE_VALUES, show_default=True)
+@click.option(
+    "--idle-values",
+    default=None,
+    show_default=f"{DEFAULT_IDLE_VALUES}; with --sweep-reuse "
+    + ",".join(map(str, DEFAULT_REUSE_IDLE_VALUES)),
+)
+@click.option(
+    "--max-jobs-values",
+    default=",".join(map(str, DEFAULT_MAX_JOBS_VALUES)),
+    show_default=True,
+    help="--sweep-reuse: jobs-per-agent values.",
+)
 @click.option(
     "--budget",
     type=click.FloatRange(min=0.01),
@@ -160,8 +213,12 @@ def simulate(**options: Any) -> None:
     params = _params(options)
     if options["save_trace"]:
         Path(options["save_trace"]).write_text(to_csv(trace), encoding="utf-8")
+    if options["do_sweep"] and options["do_reuse_sweep"]:
+        raise SimulateInputError(["give one of --sweep and --sweep-reuse"])
     if options["do_sweep"]:
         _run_sweep(trace, params, options)
+    elif options["do_reuse_sweep"]:
+        _run_reuse_sweep(trace, params, options)
     else:
         _run_comparison(trace, params, options)
 
@@ -238,6 +295,7 @@ def _params(options: dict[str, Any]) -> SimParams:
         return SimParams(
             startup=StartupTime(options["startup_median"], options["startup_sigma"]),
             poll_interval_s=options["poll_interval"],
+            poll_quiet_interval_s=options["quiet_interval"],
             standby_agents=options["standby"],
             idle_timeout_minutes=options["idle_timeout"],
             max_agents=options["max_agents"],
@@ -246,6 +304,8 @@ def _params(options: dict[str, Any]) -> SimParams:
             teardown_s=options["teardown"],
             fast_path_delay_s=options["fast_path"],
             unique_executions=options["unique_executions"],
+            max_jobs_per_agent=options["max_jobs_per_agent"],
+            warm_speedup=options["warm_speedup"],
             seed=options["seed"],
             prices=AgentPrices(
                 vcpu=options["vcpu"],
@@ -277,7 +337,7 @@ def _run_comparison(trace: Trace, params: SimParams, options: dict[str, Any]) ->
 
 def _run_sweep(trace: Trace, params: SimParams, options: dict[str, Any]) -> None:
     standby = _whole_list("--standby-values", options["standby_values"], 0, params.max_agents)
-    idle = _whole_list("--idle-values", options["idle_values"], 1, 1440)
+    idle = _whole_list("--idle-values", options["idle_values"] or DEFAULT_IDLE_VALUES, 1, 1440)
     result = sweep(trace, params, standby, idle, budget=options["budget"])
     click.echo(f"sweep of adoscale on `{trace.name}` ({len(result.points)} settings)")
     click.echo("")
@@ -285,6 +345,24 @@ def _run_sweep(trace: Trace, params: SimParams, options: dict[str, Any]) -> None
     click.echo("")
     click.echo(recommendation(result))
     _write_outputs(options, sweep_json(result), lambda path: _plot("sweep", result, path))
+
+
+def _run_reuse_sweep(trace: Trace, params: SimParams, options: dict[str, Any]) -> None:
+    if options["png"]:
+        raise SimulateInputError(["--png: not available with --sweep-reuse (use --json)"])
+    jobs = _whole_list("--max-jobs-values", options["max_jobs_values"], 1, 1000)
+    default_idle = ",".join(map(str, DEFAULT_REUSE_IDLE_VALUES))
+    idle = _whole_list("--idle-values", options["idle_values"] or default_idle, 1, 1440)
+    result = reuse_sweep(trace, params, jobs, idle)
+    if not result.jobs:
+        raise SimulateInputError(["trace: no job's demands are met by --capabilities"])
+    click.echo(
+        f"reuse sweep of adoscale on `{trace.name}` ({result.jobs} jobs, warm speed-up"
+        f" {params.warm_speedup:g}, start-up {params.startup.describe()})"
+    )
+    click.echo("")
+    click.echo(reuse_table(result))
+    _write_outputs(options, reuse_json(result), lambda path: None)
 
 
 def _write_outputs(options: dict[str, Any], document: Any, plot: Callable[[Path], None]) -> None:

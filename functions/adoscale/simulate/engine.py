@@ -1,4 +1,4 @@
-"""The discrete-event engine: jobs, one-job agents and a policy that polls.
+"""The discrete-event engine: jobs, agents (one-job or reusable) and a policy that polls.
 
 What it models, once for every policy:
 - a job is queued at its trace time; Azure DevOps hands a waiting job to an idle, enabled
@@ -6,6 +6,10 @@ What it models, once for every policy:
 - a launched agent is billed from RunTask; it registers one start-up time later and takes
   the oldest waiting job, or idles; after its job it deregisters and its task stops
   (``teardown_s`` later, still billed);
+- a reusable agent (the policy's ``max_jobs_per_agent`` above 1) instead goes offline for
+  ``rearm_s`` after a job that was not its last (``run.sh --once`` starts again), then
+  takes the oldest waiting job or idles until the policy retires it; a job on an agent
+  that ran one before takes ``warm_speedup`` of its traced duration;
 - a policy polls when its ``next_poll_at`` says (every ``poll_interval_s`` for the peers;
   adoscale polls that often only while the queue is active, else at the next scheduled
   invocation), and, with the fast path (the service hook), at the end of the debounce
@@ -39,10 +43,10 @@ from adoscale.simulate.params import SimParams
 from adoscale.simulate.trace import TraceJob
 
 # Event kinds, in the order they run at one instant.
-FINISH, RETIRE, REGISTER, ARRIVE, DRAIN, POLL, HOOK_POLL = range(7)
+FINISH, RETIRE, REGISTER, REARM, ARRIVE, DRAIN, POLL, HOOK_POLL = range(8)
 STUCK_AFTER_S = 30 * 86_400.0  # past the trace: some job can never be served
 
-STARTING, IDLE, BUSY, DRAINING = "starting", "idle", "busy", "draining"
+STARTING, IDLE, BUSY, DRAINING, REARMING = "starting", "idle", "busy", "draining", "rearming"
 QUEUE = "sim"  # the simulated queue's name
 
 
@@ -62,6 +66,8 @@ class SimAgent:
         "agent_id",
         "agent_view",
         "job",
+        "jobs_done",
+        "last_finished",
         "launched_at",
         "name",
         "registered_at",
@@ -76,6 +82,8 @@ class SimAgent:
         self.registered_at: float | None = None
         self.state = STARTING
         self.job: SimJob | None = None
+        self.jobs_done = 0
+        self.last_finished: float | None = None
         # Policy-side views (immutable model values), rebuilt after every change.
         self.agent_view: object | None = None
         self.task_view: object | None = None
@@ -86,7 +94,16 @@ class SimAgent:
 
 
 class SimJob:
-    __slots__ = ("agent", "assigned_at", "demands", "duration", "index", "queue_time", "view")
+    __slots__ = (
+        "agent",
+        "assigned_at",
+        "demands",
+        "duration",
+        "index",
+        "queue_time",
+        "ran_s",
+        "view",
+    )
 
     def __init__(self, index: int, job: TraceJob) -> None:
         self.index = index
@@ -95,6 +112,7 @@ class SimJob:
         self.demands = job.demands
         self.assigned_at: float | None = None
         self.agent: SimAgent | None = None
+        self.ran_s = job.duration  # shorter on a warm (reused) agent
         self.view: object | None = None  # the policy's JobRequest, rebuilt after a change
 
 
@@ -112,6 +130,7 @@ class Policy(Protocol):
     first_poll_s: float
     fast_path_delay_s: float | None
     retire_window_s: float
+    max_jobs_per_agent: int  # 1: one-job agents; more: an agent takes jobs until then
 
     def poll(self, sim: Simulation) -> Actions: ...
 
@@ -152,6 +171,7 @@ class Simulation:
         self.rng = random.Random(params.seed)  # noqa: S311 - a seeded simulation
         self.now = 0.0
         self.jobs = [SimJob(i, job) for i, job in enumerate(jobs)]
+        self.max_jobs = getattr(policy, "max_jobs_per_agent", 1)
         self.waiting: deque[SimJob] = deque()
         self.agents: dict[int, SimAgent] = {}
         self.idle: dict[int, SimAgent] = {}  # insertion order = registration order
@@ -221,6 +241,8 @@ class Simulation:
             self._finish(payload)  # type: ignore[arg-type]
         elif kind == REGISTER:
             self._register(payload)  # type: ignore[arg-type]
+        elif kind == REARM:
+            self._rearm(payload)  # type: ignore[arg-type]
         elif kind in (POLL, HOOK_POLL):
             self._poll(scheduled=kind == POLL)
         elif kind == DRAIN:
@@ -252,11 +274,21 @@ class Simulation:
         agent.changed()
         agent.task_view = None
         self._starting -= 1
+        self._take_or_idle(agent)
+
+    def _take_or_idle(self, agent: SimAgent) -> None:
         if self.waiting:
             self._assign(self.waiting.popleft(), agent)
         else:
             agent.state = IDLE
             self.idle[agent.agent_id] = agent
+
+    def _rearm(self, agent: SimAgent) -> None:
+        """A reusable agent's listener is back after a job: the next job, or idle."""
+        if agent.agent_id in self.agents and agent.state == REARMING:
+            agent.changed()
+            self._take_or_idle(agent)
+            self._mark()
 
     def _take_idle(self) -> SimAgent:
         agent_id = next(iter(self.idle))
@@ -271,15 +303,25 @@ class Simulation:
         agent.changed()
         self.running[job.index] = job
         self._waits.append(self.now - job.queue_time)
-        self._busy_seconds += job.duration
-        self._push(self.now + job.duration, FINISH, agent)
+        if agent.jobs_done:
+            job.ran_s = job.duration * self.params.warm_speedup
+        self._busy_seconds += job.ran_s
+        self._push(self.now + job.ran_s, FINISH, agent)
 
     def _finish(self, agent: SimAgent) -> None:
         job = agent.job
         if job is not None:
             del self.running[job.index]
             self._done += 1
-        self._remove(agent, self.now + self.params.teardown_s)
+        agent.jobs_done += 1
+        if agent.jobs_done >= self.max_jobs:
+            self._remove(agent, self.now + self.params.teardown_s)
+        else:
+            agent.job = None
+            agent.last_finished = self.now
+            agent.state = REARMING
+            agent.changed()
+            self._push(self.now + self.params.rearm_s, REARM, agent)
         self._mark()
 
     def _launch(self, count: int, run_task_at: float) -> None:

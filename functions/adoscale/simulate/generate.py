@@ -8,6 +8,9 @@
 - ``sparse``: a small team's day: most jobs arrive after a quiet spell (the previous one
   finished at least ``quiet_gap_s`` earlier, longer than the poller's linger), some with
   one to three companions seconds later: the load that exposes a slow quiet cadence.
+- ``short-jobs``: working-hours arrivals of short jobs (lint, unit tests: median
+  ``SHORT_JOBS_MEDIAN_S``, most between 30 s and 3 min), the load where an agent's
+  start-up is most of a job's wait and bill, and where reusable agents pay.
 
 Durations are lognormal (median ``duration_median_s``, shape ``duration_sigma``), clipped to
 [30 s, 3 h]: CI jobs are mostly short with a long tail.
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from adoscale.simulate.trace import Trace, TraceJob
 
@@ -25,7 +28,8 @@ DAY = 86_400.0
 WORK_START, WORK_END = 8 * 3600.0, 18 * 3600.0
 WORKING_SHARE = 0.85  # of a working-hours trace's jobs that fall in working hours
 MIN_DURATION, MAX_DURATION = 30.0, 3 * 3600.0
-KINDS = ("steady", "bursty", "working-hours", "sparse")
+KINDS = ("steady", "bursty", "working-hours", "short-jobs", "sparse")
+SHORT_JOBS_MEDIAN_S, SHORT_JOBS_SIGMA = 90.0, 0.5
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ def generate(kind: str, shape: Shape) -> Trace:
         return bursty(shape)
     if kind == "working-hours":
         return working_hours(shape)
+    if kind == "short-jobs":
+        return short_jobs(shape)
     if kind == "sparse":
         return sparse(shape)
     raise ValueError(f"kind: one of {', '.join(KINDS)}, got {kind!r}")
@@ -83,6 +89,13 @@ def working_hours(shape: Shape) -> Trace:
     return Trace(
         f"working-hours-{shape.jobs_per_day:g}x{shape.days:g}d", tuple(jobs), shape.days * DAY
     )
+
+
+def short_jobs(shape: Shape) -> Trace:
+    """Working-hours arrivals; durations lognormal around 90 s whatever the shape says."""
+    short = replace(shape, duration_median_s=SHORT_JOBS_MEDIAN_S, duration_sigma=SHORT_JOBS_SIGMA)
+    trace = working_hours(short)
+    return Trace(f"short-jobs-{shape.jobs_per_day:g}x{shape.days:g}d", trace.jobs, trace.span_s)
 
 
 def bursty(shape: Shape) -> Trace:

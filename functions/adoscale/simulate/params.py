@@ -132,6 +132,13 @@ class SimParams:
     fast_path_delay_s: float | None = None
     hook_window_s: float = DEBOUNCE_WINDOW_SECONDS
     unique_executions: bool = False  # what-if: executions named per poll, not per minute
+    # Reusable agents (the queue's max_jobs_per_agent): an agent runs up to this many jobs;
+    # between two it is offline for rearm_s (run.sh --once exits, the work directory is
+    # cleaned, the listener starts again); a job on a reused agent takes warm_speedup of
+    # its traced duration (warm caches; 1.0 = no speed-up).
+    max_jobs_per_agent: int = 1
+    rearm_s: float = 5.0
+    warm_speedup: float = 1.0
     seed: int = 1
     prices: AgentPrices = field(default_factory=AgentPrices)
 
@@ -156,6 +163,12 @@ class SimParams:
         for name in (*delays, "poll_linger_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be >= 0")
+        if not 1 <= self.max_jobs_per_agent <= 1000:
+            raise ValueError(f"max_jobs_per_agent: must be 1..1000, got {self.max_jobs_per_agent}")
+        if not 0 < self.warm_speedup <= 1:
+            raise ValueError(f"warm_speedup: must be > 0 and <= 1, got {self.warm_speedup}")
+        if self.rearm_s < 0:
+            raise ValueError("rearm_s: must be >= 0")
         if self.fast_path_delay_s is not None and self.fast_path_delay_s < 0:
             raise ValueError("fast_path_delay_s: must be >= 0")
         if self.hook_window_s < 0:

@@ -44,6 +44,7 @@ from adoscale.schema import Queue
 from adoscale.simulate.engine import (
     DRAINING,
     QUEUE,
+    REARMING,
     Actions,
     Outcome,
     SimAgent,
@@ -83,7 +84,9 @@ class AdoscalePolicy:
             standby_agents=params.standby_agents,
             idle_timeout_minutes=params.idle_timeout_minutes,
             capabilities=params.capabilities,
+            max_jobs_per_agent=params.max_jobs_per_agent,
         )
+        self.max_jobs_per_agent = params.max_jobs_per_agent
         self.poll_interval_s = params.poll_interval_s
         self.first_poll_s = params.first_poll_s
         self.invocation_period_s = params.invocation_period_s
@@ -163,9 +166,9 @@ class AdoscalePolicy:
         """The earliest instant an age alone could change the decision: an idle agent
         passing the idle timeout, or an unregistered task passing the boot timeout."""
         ages = [
-            _seconds(agent.created_on) + self.queue.idle_timeout_minutes * MINUTE
+            _seconds(since) + self.queue.idle_timeout_minutes * MINUTE
             for agent in counts.idle_agents
-            if agent.created_on is not None
+            if (since := agent.idle_since) is not None
         ]
         ages += [
             agent.launched_at + DEFAULT_BOOT_TIMEOUT.total_seconds()
@@ -213,14 +216,18 @@ class AdoscalePolicy:
         return model
 
     def _agent(self, agent: SimAgent) -> Agent:
-        """A registered agent as the agents listing shows it (disabled while draining)."""
+        """A registered agent as the agents listing shows it (disabled while draining,
+        offline between two jobs of a reusable agent, with its last job's end)."""
         agent.agent_view = model = Agent(
             agent_id=agent.agent_id,
             name=agent.name,
-            online=True,
+            online=agent.state != REARMING,
             enabled=agent.state != DRAINING,
             created_on=at(agent.registered_at or 0.0),
             assigned_request_id=agent.job.index + 1 if agent.job is not None else None,
+            last_job_finished=(
+                at(agent.last_finished) if agent.last_finished is not None else None
+            ),
         )
         return model
 
@@ -241,6 +248,7 @@ class KedaLikePolicy:
     """KEDA ScaledJob + azure-pipelines scaler (module docstring)."""
 
     name = KEDA
+    max_jobs_per_agent = 1  # a ScaledJob's pod runs one job
     first_poll_s = 0.0
     fast_path_delay_s = None
     retire_window_s = 0.0
@@ -262,6 +270,7 @@ class ScaleSetLikePolicy:
     """Azure DevOps VM scale set agent pools, on one-job agents (module docstring)."""
 
     name = SCALE_SET
+    max_jobs_per_agent = 1  # modelled with "recycle after each use"
     first_poll_s = 0.0
     fast_path_delay_s = None
     retire_window_s = 0.0

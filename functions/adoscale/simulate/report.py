@@ -1,4 +1,4 @@
-"""Markdown tables of a comparison or a sweep: what the CLI prints and README carries."""
+"""Markdown tables of a comparison or a sweep: what the CLI prints and the docs carry."""
 
 from __future__ import annotations
 
@@ -18,10 +18,17 @@ def describe_params(comparison: Comparison) -> str:
         else ""
     )
     unique = ", executions named per poll" if p.unique_executions else ""
+    reuse = (
+        f", adoscale's agents run up to {p.max_jobs_per_agent} jobs"
+        f" (warm speed-up {p.warm_speedup:g})"
+        if p.max_jobs_per_agent > 1
+        else ""
+    )
     return (
         f"trace `{comparison.trace}`: {comparison.jobs} jobs"
         + (f" ({comparison.unmatched} left out: demands not met)" if comparison.unmatched else "")
-        + f"; start-up {p.startup.describe()}; poll every {p.poll_interval_s:g} s{hook}{unique};"
+        + f"; start-up {p.startup.describe()}; poll every {p.poll_interval_s:g} s{hook}{unique}"
+        f"{reuse};"
         f" standby {p.standby_agents}, idle timeout {p.idle_timeout_minutes} min,"
         f" max {p.max_agents} agents; {p.prices.vcpu:g} vCPU / {p.prices.memory_gb:g} GB at"
         f" ${p.prices.agent_hour_usd:.4f} per agent-hour (Spot share {p.prices.spot_share:g})"

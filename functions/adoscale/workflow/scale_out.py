@@ -45,6 +45,9 @@ def agent_environment(queue: Queue, *, placeholder: bool = False) -> dict[str, s
         )
     if placeholder:
         environment["AZP_PLACEHOLDER"] = "1"
+    elif queue.max_jobs_per_agent > 1:
+        # a reusable agent: start.sh runs up to this many jobs before the container exits
+        environment["AZP_MAX_JOBS"] = str(queue.max_jobs_per_agent)
     return environment
 
 
