@@ -101,7 +101,7 @@ def run_cycles(
     monotonic: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
-    """C4 of the last cycle, with every cycle's errors and the number of cycles run.
+    """The poller result of the last cycle, with every cycle's errors and the cycles run.
 
     A bare number is an active interval with a quiet one of a whole period (one cycle a
     minute when quiet, the cadence before the quiet interval existed), bounded by

@@ -12,7 +12,7 @@ the stack works:
   longer for a look after a quiet spell), sleeping in between (billed); ``active_share``
   is the share of active minutes; every cycle scans the queue table, lists ECS tasks,
   makes 2 Azure DevOps requests per queue (``workers`` at a time) and publishes 8
-  metrics per queue plus 5 stack totals in batches of 1,000 (C3);
+  metrics per queue plus 5 stack totals in batches of 1,000;
 - each scaling action is one Standard execution; its state transitions and Lambda
   invocations are counted by walking the real definition
   (``adoscale.workflow.definition.build_definition``) along the action's happy path;
