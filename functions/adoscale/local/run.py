@@ -88,6 +88,8 @@ def run_local(
             extra_env={
                 "ADOSCALE_POLL_INTERVAL_SECONDS": str(int(scenario.cycle_interval)),
                 "ADOSCALE_POLL_LINGER_SECONDS": str(int(scenario.linger)),
+                # quiet cycles no more often than active ones (see cycle_interval above)
+                "ADOSCALE_POLL_QUIET_INTERVAL_SECONDS": str(int(scenario.cycle_interval)),
             },
         )
         console.print(
