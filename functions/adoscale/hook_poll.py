@@ -249,11 +249,16 @@ def hook_poll(poller: Poller) -> Callable[[str], Any]:
 
 
 def build_hook_service(
-    settings: Settings, *, session: Any | None = None, sleep: Callable[[float], None] = time.sleep
+    settings: Settings,
+    *,
+    session: Any | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    poller_clock: Callable[[], Any] | None = None,
 ) -> HookService:
+    """``poller_clock`` lets the local mode compress the poller's time, as for the poller."""
     from adoscale.runtime import aws_clients, build_poller  # wiring, after the pure imports
 
-    runtime = build_poller(settings, session=session)
+    runtime = build_poller(settings, session=session, clock=poller_clock)
     clients = aws_clients(session, ("dynamodb", "secretsmanager"), settings.max_workers)
     poller = runtime.poller
     connections = poller._connections  # the poller's warm clients: one per organisation

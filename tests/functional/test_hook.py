@@ -1,7 +1,7 @@
 """The service-hook endpoint against moto over HTTP and the fake Azure DevOps over HTTP.
 
 The payload is Azure DevOps' documented sample of ``ms.vss-pipelines.job-state-changed-event``
-(``tests/fixtures/ado/job_state_changed_event.json``), with the project of the fake
+(``adoscale/local/job_state_changed_event.json``), with the project of the fake
 organisation. Polls are counted by the fake organisation: one ``jobrequests`` request per
 pool and poll.
 """
@@ -15,7 +15,6 @@ import logging
 import secrets
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -23,6 +22,7 @@ from adoscale.handlers import hook as hook_handler
 from adoscale.hook import Credentials
 from adoscale.hook_poll import HOOK_REQUIRED, build_hook_service
 from adoscale.local.ado_server import DEFAULT_PROJECT, FakeAdoServer
+from adoscale.local.hook_endpoint import SAMPLE as SAMPLE_EVENT
 from adoscale.settings import load_settings
 from adoscale.store import to_attribute_map
 from tests.support.stack import PollerStack, create_poller_stack
@@ -30,9 +30,7 @@ from tests.support.stack import PollerStack, create_poller_stack
 PAT = "pat-0123456789-KNOWN-SECRET-abcdef"
 POOL = "build"
 MARKER = "BODY-MARKER-7f3a9c"  # placed in request bodies: must never come back out
-SAMPLE = json.loads(
-    (Path(__file__).parent.parent / "fixtures/ado/job_state_changed_event.json").read_text()
-)
+SAMPLE = json.loads(SAMPLE_EVENT.read_text())
 
 
 @pytest.fixture

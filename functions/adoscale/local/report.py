@@ -71,6 +71,7 @@ class LocalReport:
     poll_failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timeline_png: str | None = None
+    hook_latencies: list[float] | None = None  # real s, webhook sent -> next RunTask
 
     @property
     def jobs_succeeded(self) -> int:
@@ -135,7 +136,22 @@ class LocalReport:
             "poll_failures": self.poll_failures,
             "notes": self.notes,
             "timeline_png": self.timeline_png,
+            **(
+                {"hook_latency_seconds": _latency(sorted(self.hook_latencies))}
+                if self.hook_latencies is not None
+                else {}
+            ),
         }
+
+
+def _latency(values: Sequence[float]) -> dict[str, Any]:
+    """Real seconds from a webhook sent to the next RunTask (the service hook's fast path)."""
+    return {
+        "webhooks": len(values),
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "max": round(values[-1], 2) if values else None,
+    }
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:

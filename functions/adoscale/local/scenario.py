@@ -181,6 +181,7 @@ class ScenarioSchema(_Strict):
     confirm_window = Seconds(load_default=15.0, validate=validate.Range(min=1))
     max_duration = Seconds(load_default=3600.0, validate=validate.Range(min=60))
     parallel_jobs = fields.Integer(load_default=20, strict=True, validate=validate.Range(1, 1000))
+    service_hook = fields.Boolean(load_default=False, truthy={True}, falsy={False})
     queues = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1))
     jobs = fields.List(fields.Raw(), load_default=list)
     faults = fields.List(fields.Nested(FaultSchema), load_default=list)
@@ -230,6 +231,7 @@ class Scenario:
     confirm_window: float = 15.0
     max_duration: float = 3600.0
     parallel_jobs: int = 20
+    service_hook: bool = False  # the organisation posts job-waiting webhooks to the stack
     source: str = field(default="", compare=False)
 
     @property
@@ -295,6 +297,7 @@ def parse_scenario(text: str, source: str) -> Scenario:
         confirm_window=data["confirm_window"],
         max_duration=data["max_duration"],
         parallel_jobs=data["parallel_jobs"],
+        service_hook=data["service_hook"],
         source=source,
     )
 
