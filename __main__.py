@@ -6,7 +6,8 @@
 - the Azure DevOps PAT in Secrets Manager;
 - the agents' network (existing subnets, or a new VPC with NAT or VPC endpoints);
 - the ECS Fargate cluster, the agent image repository and one task definition per
-  agent profile;
+  agent profile; for profiles on ec2 capacity, a launch template, an Auto Scaling group
+  and an ECS capacity provider each;
 - the scaling state machine and its step Lambdas;
 - the poller Lambda, run every minute by EventBridge Scheduler;
 - the service-hook endpoint (a Lambda function URL) and its generated credentials, unless
@@ -27,6 +28,7 @@ from adoscale.workflow.steps import STEPS
 from components.alerts import Alerts, AlertsArgs
 from components.cluster import CONTAINER_NAME, AgentCluster, AgentClusterArgs
 from components.config import StackConfigError, load_stack_config
+from components.ec2_capacity import INTERFACE_ENDPOINTS as EC2_INTERFACE_ENDPOINTS
 from components.hook import HookEndpoint, HookEndpointArgs
 from components.iam import AwsContext
 from components.key import StackKey, StackKeyArgs
@@ -86,7 +88,19 @@ alerts = Alerts(
     ),
 )
 pat = PatSecret("pat", PatSecretArgs(pat=config.pat, kms_key_arn=key.arn, tags=tags))
-network = Network("network", NetworkArgs(config=config.network, context=context, tags=tags))
+network = Network(
+    "network",
+    NetworkArgs(
+        config=config.network,
+        context=context,
+        tags=tags,
+        extra_interface_endpoints=(
+            EC2_INTERFACE_ENDPOINTS
+            if any(profile.on_ec2 for profile in config.agent_profiles)
+            else ()
+        ),
+    ),
+)
 cluster = AgentCluster(
     "agents",
     AgentClusterArgs(
@@ -102,6 +116,8 @@ cluster = AgentCluster(
         ecr_keep_images=config.ecr_keep_images,
         task_role_policy_arns=config.agent_task_role_policy_arns,
         tags=tags,
+        subnet_ids=network.subnet_ids,
+        security_group_ids=network.security_group_ids,
     ),
 )
 resources = RuntimeResources(
@@ -126,6 +142,7 @@ resources = RuntimeResources(
     subnet_ids=network.subnet_ids,
     security_group_ids=network.security_group_ids,
     assign_public_ip=config.network.assign_public_ip,
+    profile_launch=cluster.profile_launch,
 )
 workflow = Workflow(
     "workflow",

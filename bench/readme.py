@@ -166,6 +166,17 @@ def render_performance(results: Results) -> str | None:
     return "\n".join(lines)
 
 
+def render_capacity(results: Results) -> str | None:
+    """Simulated waits of an ec2 agent profile beside Fargate's (docs/ec2-capacity.md)."""
+    record = results.get("capacity_bench")
+    if not record or "results" not in record:
+        return None
+    return (
+        f"Measured by `python -m bench capacity_bench` on {machine_line(record)}.\n\n"
+        + record["results"]["table"]
+    )
+
+
 def render_reuse(results: Results) -> str | None:
     """Reusable agents: the N x idle tables beside the peers, and the p50 target per seed."""
     record = results.get("reuse_bench")
@@ -198,6 +209,7 @@ BLOCKS: Mapping[str, Callable[[Results], str | None]] = {
     "simulator": render_simulator,
     "cost": render_cost,
     "performance": render_performance,
+    "capacity": render_capacity,
     "reuse": render_reuse,
 }
 

@@ -15,16 +15,34 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from adoscale import capacity
+from adoscale.capacity import ProfileLaunch
 from components import iam
 from components.config import AgentProfile
+from components.ec2_capacity import Ec2Capacity, Ec2CapacityArgs, ec2_task
 from components.iam import AwsContext
 
 CONTAINER_NAME = "agent"
 STOP_TIMEOUT_SECONDS = 120  # Fargate's maximum: time for the agent to deregister
+
+
+def _profile_launch(profiles: Sequence[AgentProfile], providers: Mapping[str, str]) -> str:
+    """Where each profile's tasks start and how long they may boot, for the Lambdas."""
+    return capacity.dumps(
+        {
+            profile.name: ProfileLaunch(
+                capacity_provider=providers.get(profile.name) if profile.on_ec2 else None,
+                boot_timeout_seconds=profile.boot_timeout_seconds,
+                one_per_instance=profile.on_ec2 and profile.docker,
+            )
+            for profile in profiles
+        }
+    )
 
 
 def lifecycle_policy(keep_images: int) -> str:
@@ -72,6 +90,9 @@ class AgentClusterArgs:
     ecr_keep_images: int
     task_role_policy_arns: Sequence[str]
     tags: Mapping[str, str]
+    # where instances of ec2 profiles run (unused when every profile is on Fargate)
+    subnet_ids: pulumi.Input[Sequence[str]] = ()
+    security_group_ids: pulumi.Input[Sequence[str]] = ()
 
 
 class AgentCluster(pulumi.ComponentResource):
@@ -85,6 +106,8 @@ class AgentCluster(pulumi.ComponentResource):
     cluster_arn: pulumi.Output[str]
     repository_url: pulumi.Output[str]
     task_definition_arns: pulumi.Output[dict[str, str]]
+    profile_launch: pulumi.Output[str]  # the Lambdas' ADOSCALE_PROFILE_LAUNCH
+    ec2: Ec2Capacity | None
 
     def __init__(
         self, name: str, args: AgentClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -100,10 +123,33 @@ class AgentCluster(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        ec2_profiles = [profile for profile in args.profiles if profile.on_ec2]
+        self.ec2 = (
+            Ec2Capacity(
+                f"{name}-ec2",
+                Ec2CapacityArgs(
+                    context=args.context,
+                    resource_prefix=args.resource_prefix,
+                    cluster_name=self.cluster.name,
+                    cluster_arn=self.cluster.arn,
+                    profiles=ec2_profiles,
+                    subnet_ids=args.subnet_ids,
+                    security_group_ids=args.security_group_ids,
+                    tags=tags,
+                ),
+                opts=child,
+            )
+            if ec2_profiles
+            else None
+        )
         aws.ecs.ClusterCapacityProviders(
             f"{name}-capacity",
             cluster_name=self.cluster.name,
-            capacity_providers=["FARGATE", "FARGATE_SPOT"],
+            capacity_providers=[
+                "FARGATE",
+                "FARGATE_SPOT",
+                *(self.ec2.provider_names.values() if self.ec2 else ()),
+            ],
             default_capacity_provider_strategies=[
                 aws.ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArgs(
                     capacity_provider="FARGATE", weight=1, base=0
@@ -166,6 +212,12 @@ class AgentCluster(pulumi.ComponentResource):
         self.task_definition_arns = pulumi.Output.all(
             **{profile: definition.arn for profile, definition in self.task_definitions.items()}
         )
+        providers: pulumi.Output[dict[str, str]] = (
+            pulumi.Output.all(**self.ec2.provider_names)
+            if self.ec2
+            else pulumi.Output.from_input({})
+        )
+        self.profile_launch = providers.apply(lambda names: _profile_launch(args.profiles, names))
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,
@@ -241,8 +293,8 @@ class AgentCluster(pulumi.ComponentResource):
             "stopTimeout": STOP_TIMEOUT_SECONDS,
             "linuxParameters": {"initProcessEnabled": True},
         }
-        return aws.ecs.TaskDefinition(
-            f"{name}-{profile.name}",
+        containers = [container]
+        options: dict[str, Any] = dict(
             family=f"{args.resource_prefix}-{profile.name}",
             cpu=str(profile.cpu),
             memory=str(profile.memory),
@@ -256,7 +308,13 @@ class AgentCluster(pulumi.ComponentResource):
             ),
             execution_role_arn=self.execution_role.arn,
             task_role_arn=self.task_role.arn,
-            container_definitions=pulumi.Output.json_dumps([container]),
             tags={**tags, "adoscale:profile": profile.name},
+        )
+        if profile.on_ec2:
+            ec2_task(profile, containers, options, CONTAINER_NAME)
+        return aws.ecs.TaskDefinition(
+            f"{name}-{profile.name}",
+            container_definitions=pulumi.Output.json_dumps(containers),
+            **options,
             opts=pulumi.ResourceOptions(parent=self),
         )

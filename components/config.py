@@ -44,6 +44,12 @@ _ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:\S+$")
 _SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours)\)|cron\(.+\))$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _TAG_KEY = re.compile(r"^(?!aws:)[\w .:/=+\-@]{1,128}$")
+CAPACITIES = ("fargate", "ec2")
+# An EC2 instance type (family.size); a Graviton (ARM64) family has a "g" after its
+# generation digit (m7g, c6gn, t4g) or is a1.
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
+_GRAVITON_FAMILY = re.compile(r"^(a1|[a-z]+\d+g[a-z]*)$")
+EC2_BOOT_TIMEOUT_SECONDS = 600  # instance boot + ECS agent + image pull, with margin
 
 
 class StackConfigError(pulumi.RunError):
@@ -64,6 +70,19 @@ class AgentProfile:
     ephemeral_storage_gib: int
     architecture: str
     image_tag: str
+    capacity: str = "fargate"
+    # ec2 capacity only (see docs/ec2-capacity.md):
+    instance_types: tuple[str, ...] = ()
+    spot_percentage: int = 0  # share of instances that are Spot, 0..100
+    max_instances: int = 10
+    root_volume_gib: int = 30
+    docker: bool = False
+    # None: the stack-wide boot timeout of the Lambdas applies
+    boot_timeout_seconds: int | None = None
+
+    @property
+    def on_ec2(self) -> bool:
+        return self.capacity == "ec2"
 
 
 @dataclass(frozen=True)
@@ -126,24 +145,89 @@ def _fargate_size(data: Mapping[str, Any]) -> None:
         )
 
 
+def is_graviton(instance_type: str) -> bool:
+    """True for ARM64 (Graviton) instance types such as m7g.large or t4g.medium."""
+    return bool(_GRAVITON_FAMILY.match(instance_type.split(".", 1)[0]))
+
+
+def _ec2_profile(data: Mapping[str, Any]) -> None:
+    """An ec2 profile needs instance types of its architecture and a task that fits one."""
+    types = data["instanceTypes"]
+    if not types:
+        raise ValidationError("required when capacity is ec2 (one or more types)", "instanceTypes")
+    arm = data["architecture"] == "ARM64"
+    wrong = [item for item in types if is_graviton(item) != arm]
+    if wrong:
+        raise ValidationError(
+            f"not {data['architecture']} instance types: {', '.join(wrong)}", "instanceTypes"
+        )
+    if not 128 <= data["cpu"] <= 192 * 1024:
+        raise ValidationError("must be 128..196608 cpu units for capacity ec2", "cpu")
+    if not 128 <= data["memory"] <= 1024 * 1024:
+        raise ValidationError("must be 128..1048576 MiB for capacity ec2", "memory")
+
+
 class _AgentProfileSchema(Schema):
     class Meta:
         unknown = RAISE
 
     name = fields.String(required=True, validate=validate.Regexp(PROFILE_NAME_PATTERN))
-    cpu = fields.Integer(
-        load_default=1024, strict=True, validate=validate.OneOf(tuple(FARGATE_SIZES))
-    )
+    capacity = fields.String(load_default="fargate", validate=validate.OneOf(CAPACITIES))
+    # Fargate sizes are checked below; an ec2 task only has to fit its instances.
+    cpu = fields.Integer(load_default=1024, strict=True)
     memory = fields.Integer(load_default=2048, strict=True)
     ephemeralStorageGib = fields.Integer(
         load_default=21, strict=True, validate=validate.Range(min=21, max=200)
     )
     architecture = fields.String(load_default="X86_64", validate=validate.OneOf(ARCHITECTURES))
     imageTag = fields.String(load_default=None, validate=validate.Regexp(_IMAGE_TAG))
+    instanceTypes = fields.List(
+        fields.String(validate=validate.Regexp(_INSTANCE_TYPE, error="not an EC2 instance type")),
+        load_default=list,
+        validate=validate.Length(max=20),
+    )
+    spotPercentage = fields.Integer(
+        load_default=0, strict=True, validate=validate.Range(min=0, max=100)
+    )
+    maxInstances = fields.Integer(
+        load_default=10, strict=True, validate=validate.Range(min=1, max=1000)
+    )
+    rootVolumeGib = fields.Integer(
+        load_default=30, strict=True, validate=validate.Range(min=30, max=16384)
+    )
+    docker = fields.Boolean(load_default=False)
+    bootTimeoutSeconds = fields.Integer(
+        load_default=None, strict=True, validate=validate.Range(min=60, max=3600)
+    )
 
     @validates_schema(skip_on_field_errors=True)
     def _size(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        if data["capacity"] == "ec2":
+            if data["ephemeralStorageGib"] != 21:
+                raise ValidationError(
+                    "only for capacity fargate (an ec2 task uses the root volume: rootVolumeGib)",
+                    "ephemeralStorageGib",
+                )
+            _ec2_profile(data)
+            return
+        if data["cpu"] not in FARGATE_SIZES:
+            raise ValidationError(
+                f"must be one of {', '.join(map(str, FARGATE_SIZES))} for capacity fargate", "cpu"
+            )
         _fargate_size(data)
+        ec2_only = [
+            key
+            for key, default in (
+                ("instanceTypes", []),
+                ("spotPercentage", 0),
+                ("maxInstances", 10),
+                ("rootVolumeGib", 30),
+                ("docker", False),
+            )
+            if data[key] != default
+        ]
+        if ec2_only:
+            raise ValidationError(f"only for capacity ec2: {', '.join(ec2_only)}", ec2_only[0])
 
 
 class _NetworkSchema(Schema):
@@ -329,6 +413,15 @@ def load_stack_config(config: pulumi.Config) -> StackConfig:
         read.problem("agentImageTag", f"must be a Docker image tag, got {image_tag!r}")
     profiles = _profiles(read, image_tag)
     network = read.objects("network", {}, _NetworkSchema(), many=False)
+    on_ec2 = [profile.name for profile in profiles if profile.on_ec2]
+    if on_ec2 and network and network["assignPublicIp"]:
+        # awsvpc tasks on EC2 never get a public address: they need private subnets with NAT
+        read.problem(
+            "network",
+            "assignPublicIp must be false when agent profiles run on ec2 capacity "
+            f"({', '.join(on_ec2)}): their tasks need private subnets with a NAT gateway "
+            "or VPC endpoints",
+        )
     subscriptions = read.objects("alertSubscriptions", [], _SubscriptionSchema(), many=True)
     tags = read.json("tags", {})
     if not isinstance(tags, dict) or not all(
@@ -423,6 +516,14 @@ def _profiles(read: _Reader, default_image_tag: str | None) -> tuple[AgentProfil
             ephemeral_storage_gib=item["ephemeralStorageGib"],
             architecture=item["architecture"],
             image_tag=item["imageTag"] or default_image_tag or "",
+            capacity=item["capacity"],
+            instance_types=tuple(item["instanceTypes"]),
+            spot_percentage=item["spotPercentage"],
+            max_instances=item["maxInstances"],
+            root_volume_gib=item["rootVolumeGib"],
+            docker=item["docker"],
+            boot_timeout_seconds=item["bootTimeoutSeconds"]
+            or (EC2_BOOT_TIMEOUT_SECONDS if item["capacity"] == "ec2" else None),
         )
         for item in data
     )

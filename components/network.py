@@ -8,8 +8,10 @@ Three modes (config ``adoscale:network.mode``):
   gateway; agents run in the private subnets and reach Azure DevOps through the NAT.
 - ``endpoints``: the shared-services option: a new VPC with private subnets only, interface
   endpoints for ecr.api, ecr.dkr, logs, secretsmanager and sts, and an S3 gateway endpoint
-  (image layers), so AWS traffic never leaves the VPC. Azure DevOps is reached through the
-  route the operator adds (transit gateway, proxy); this VPC has no internet route.
+  (image layers), so AWS traffic never leaves the VPC (with agent profiles on ec2
+  capacity, also ecs, ecs-agent, ecs-telemetry, ssm and ssmmessages for the instances).
+  Azure DevOps is reached through the route the operator adds (transit gateway, proxy);
+  this VPC has no internet route.
 
 The Lambdas do not run in the VPC: they need only AWS APIs and Azure DevOps.
 """
@@ -36,6 +38,8 @@ class NetworkArgs:
     config: NetworkConfig
     context: AwsContext
     tags: Mapping[str, str]
+    # endpoints mode: services beyond the agents' own (the instances of ec2 profiles)
+    extra_interface_endpoints: tuple[str, ...] = ()
 
 
 class Network(pulumi.ComponentResource):
@@ -49,6 +53,7 @@ class Network(pulumi.ComponentResource):
     ) -> None:
         super().__init__("adoscale:network:Network", name, None, opts)
         self._name, self._tags, self._context = name, args.tags, args.context
+        self._extra_endpoints = args.extra_interface_endpoints
         config = args.config
         self.assign_public_ip = config.assign_public_ip
         if config.mode == "existing":
@@ -207,7 +212,7 @@ class Network(pulumi.ComponentResource):
             opts=self._child(),
         )
         region = self._context.region
-        for service in INTERFACE_ENDPOINTS:
+        for service in (*INTERFACE_ENDPOINTS, *self._extra_endpoints):
             aws.ec2.VpcEndpoint(
                 f"{name}-{service.replace('.', '-')}",
                 vpc_id=vpc.id,

@@ -7,11 +7,11 @@ so the poller and every step get the same, minimal, translation:
 - ``ado``: secretsmanager:GetSecretValue on the PAT secret(s) and kms:Decrypt through
   Secrets Manager; ADOSCALE_ORG_URL, ADOSCALE_PAT_SECRET_ARN.
 - ``ecs_read``: ecs:ListTasks (bound by the ecs:cluster condition) and ecs:DescribeTasks
-  on the cluster's tasks; ADOSCALE_CLUSTER.
+  on the cluster's tasks; ADOSCALE_CLUSTER, ADOSCALE_PROFILE_LAUNCH (boot timeouts).
 - ``ecs_run``: ecs:RunTask on the agent task-definition families (on this cluster),
   ecs:TagResource during RunTask, iam:PassRole of the agent execution and task roles to
   ecs-tasks only; ADOSCALE_CLUSTER, _SUBNETS, _SECURITY_GROUPS, _TASK_DEFINITIONS,
-  _CONTAINER_NAME, _ASSIGN_PUBLIC_IP.
+  _CONTAINER_NAME, _ASSIGN_PUBLIC_IP, _PROFILE_LAUNCH (capacity providers of ec2 profiles).
 - ``ecs_stop``: ecs:StopTask on the cluster's tasks; ADOSCALE_CLUSTER.
 - ``alerts``: sns:Publish on the topic (+ KMS through SNS) and the ``state`` grants for
   dedupe marks; ADOSCALE_ALERT_TOPIC_ARN, ADOSCALE_STATE_TABLE.
@@ -68,6 +68,8 @@ class RuntimeResources:
     subnet_ids: pulumi.Output[list[str]]
     security_group_ids: pulumi.Output[list[str]]
     assign_public_ip: bool
+    # adoscale.capacity's table: per-profile capacity provider and boot timeout
+    profile_launch: pulumi.Input[str] = "{}"
 
     def cluster_tasks(self) -> pulumi.Output[str]:
         return self.context.arn("ecs", pulumi.Output.concat("task/", self.cluster_name, "/*"))
@@ -218,6 +220,8 @@ def step_environment(
         env["ADOSCALE_PAT_SECRET_ARN"] = r.pat_secret_arn
     if needs & {steps.ECS_READ, steps.ECS_RUN, steps.ECS_STOP}:
         env["ADOSCALE_CLUSTER"] = r.cluster_name
+    if needs & {steps.ECS_READ, steps.ECS_RUN}:
+        env["ADOSCALE_PROFILE_LAUNCH"] = r.profile_launch
     if steps.ECS_RUN in needs:
         env["ADOSCALE_SUBNETS"] = _joined(r.subnet_ids)
         env["ADOSCALE_SECURITY_GROUPS"] = _joined(r.security_group_ids)

@@ -7,7 +7,9 @@ Launching: ECS applies a RunTask call's overrides and tags to every task it star
 one call per agent (``count=1``) is the only way to give each task its own agent name,
 known before the task exists and carried both in ``AZP_AGENT_NAME`` and in the
 ``adoscale:agent`` tag from birth. At most ``RUN_BATCH`` (10) such calls are in flight at
-once. Spot is tried first when asked; a capacity failure falls back to on-demand.
+once. Spot is tried first when asked; a capacity failure falls back to on-demand. A
+profile on EC2 capacity starts on its own capacity provider (ECS brings an instance up
+for it), with no Spot fallback of ours: its Auto Scaling group mixes Spot itself.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class LaunchSpec:
     assign_public_ip: bool = False
     environment: Mapping[str, str] = field(default_factory=dict, hash=False)
     spot: bool = False
+    capacity_provider: str | None = None  # an EC2 capacity provider; None: Fargate
+    one_per_instance: bool = False  # EC2 only: never two of these tasks on one instance
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,10 @@ class AgentTasks:
         self, spec: LaunchSpec, queue: str, agent_name: str, placeholder: bool = False
     ) -> Launched | LaunchFailure:
         """One agent: Spot first when ``spec.spot``, on-demand after a capacity failure."""
-        providers = (SPOT, ON_DEMAND) if spec.spot else (ON_DEMAND,)
+        if spec.capacity_provider:
+            providers: tuple[str, ...] = (spec.capacity_provider,)
+        else:
+            providers = (SPOT, ON_DEMAND) if spec.spot else (ON_DEMAND,)
         reasons: list[str] = []
         for provider in providers:
             try:
@@ -192,7 +199,16 @@ class AgentTasks:
                 ]
             },
         }
-        if provider == SPOT:
+        if provider == spec.capacity_provider:
+            arguments["capacityProviderStrategy"] = [
+                {"capacityProvider": provider, "weight": 1, "base": 0}
+            ]
+            # awsvpc tasks on EC2 cannot have a public address
+            arguments["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] = "DISABLED"
+            if spec.one_per_instance:
+                # the default task group is the task definition family: one agent per instance
+                arguments["placementConstraints"] = [{"type": "distinctInstance"}]
+        elif provider == SPOT:
             arguments["capacityProviderStrategy"] = [{"capacityProvider": SPOT, "weight": 1}]
         else:
             arguments["launchType"] = ON_DEMAND

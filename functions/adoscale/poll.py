@@ -278,7 +278,7 @@ class _Cycle:
             key = self.pool_of.get(queue.queue)
             if key is not None and key in pools:
                 by_pool[key].append(queue)
-        boot = timedelta(seconds=self.p._settings.boot_timeout_seconds)
+        settings = self.p._settings
         counted = []
         for key, pool_queues in sorted(by_pool.items()):
             state = pools[key]
@@ -291,7 +291,7 @@ class _Cycle:
                     state.agents,
                     tasks.get(queue.queue, []),
                     self.now,
-                    boot_timeout=boot,
+                    boot_timeout=timedelta(seconds=settings.boot_timeout_for(queue.agent_profile)),
                 )
                 counted.append((queue, key[1], key[0], counts))
         return counted

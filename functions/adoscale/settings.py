@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from adoscale import capacity
+from adoscale.capacity import ProfileLaunch
 from adoscale.exceptions import ConfigError
 
 _ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$")
@@ -47,6 +49,15 @@ class Settings:
     poll_linger_seconds: int = 600
     poll_quiet_interval_seconds: int = 20
     hook_secret_arn: str = ""
+    profile_launch: Mapping[str, ProfileLaunch] = field(default_factory=dict, hash=False)
+
+    def launch_of(self, profile: str) -> ProfileLaunch:
+        """How the profile's tasks start (Fargate with the stack defaults when not listed)."""
+        return self.profile_launch.get(profile, ProfileLaunch())
+
+    def boot_timeout_for(self, profile: str) -> int:
+        """Seconds a task of this profile may take to register (instance boot included)."""
+        return self.launch_of(profile).boot_timeout_seconds or self.boot_timeout_seconds
 
 
 # Environment variable -> (field, parser). Parsers raise ValueError with the reason.
@@ -155,6 +166,7 @@ VARIABLES: Mapping[str, tuple[str, Any]] = {
     "ADOSCALE_POLL_LINGER_SECONDS": ("poll_linger_seconds", _whole_seconds),
     "ADOSCALE_POLL_QUIET_INTERVAL_SECONDS": ("poll_quiet_interval_seconds", _poll_interval),
     "ADOSCALE_HOOK_SECRET_ARN": ("hook_secret_arn", _arn),
+    "ADOSCALE_PROFILE_LAUNCH": ("profile_launch", capacity.loads),
 }
 
 POLLER_REQUIRED = (

@@ -104,3 +104,18 @@ def test_reusable_agents_run_several_jobs_each_and_retire_after_their_idle_time(
     assert report["alerts"] == []
     assert_back_at_standby(report)
     assert report["executions"]["scale_in"].keys() == {"SUCCEEDED"}
+
+
+def test_an_ec2_profile_starts_its_agents_after_the_instance_boot(tmp_path):
+    # GIVEN a queue on an agent profile whose start-up includes an instance boot (3m30s)
+    # WHEN two jobs arrive
+    result, report = run_local("ec2.yaml", tmp_path)
+
+    # THEN both ran on agents the workflow launched for that profile, neither agent was
+    # stopped as "not registering" while its instance booted, and each job waited the boot
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert report["jobs"]["succeeded"] == 2
+    assert report["alerts"] == []
+    assert report["busy_agents_stopped"] == 0
+    assert report["wait_seconds"]["p50"] >= 210
+    assert_back_at_standby(report)

@@ -306,6 +306,19 @@ def cached_run(overrides: Mapping[str, Any] | None = None) -> ProgramRun:
     return _RUNS[key]
 
 
+# An agent profile on EC2 capacity with Docker (docs/ec2-capacity.md).
+EC2_PROFILE = {
+    "name": "docker",
+    "capacity": "ec2",
+    "cpu": 2048,
+    "memory": 7168,
+    "instanceTypes": ["m7i.large", "m6i.large", "m5.large"],
+    "spotPercentage": 50,
+    "maxInstances": 6,
+    "rootVolumeGib": 80,
+    "docker": True,
+    "bootTimeoutSeconds": 480,
+}
 # The scenarios the tests share: every network mode, tracing on, every optional feature.
 FULL = {
     "adoscale:tracing": "true",
@@ -319,6 +332,7 @@ FULL = {
             "architecture": "ARM64",
             "imageTag": "2024.06.1",
         },
+        EC2_PROFILE,
     ],
     "adoscale:alertSubscriptions": [
         {"protocol": "email", "endpoint": "oncall@example.com", "kinds": ["ado_auth"]},

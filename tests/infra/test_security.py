@@ -28,6 +28,14 @@ UNSCOPABLE: dict[str, str | None] = {
     "logs:PutResourcePolicy": None,
     "logs:DescribeResourcePolicies": None,
     "logs:DescribeLogGroups": None,
+    # the ECS container agent and Session Manager on instances of ec2 agent profiles
+    "ecs:DiscoverPollEndpoint": None,
+    "ssmmessages:CreateControlChannel": None,
+    "ssmmessages:CreateDataChannel": None,
+    "ssmmessages:OpenControlChannel": None,
+    "ssmmessages:OpenDataChannel": None,
+    # its only resource form is every instance of the account: no narrower than '*'
+    "ssm:UpdateInstanceInformation": None,
 }
 _ARN = re.compile(
     r"^arn:aws:(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):(?P<account>\d{12}):(?P<resource>.+)$"

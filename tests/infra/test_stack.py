@@ -69,9 +69,10 @@ NEED_ACTIONS = {
 }
 NEED_ENV = {
     steps.ADO: {"ADOSCALE_ORG_URL", "ADOSCALE_PAT_SECRET_ARN"},
-    steps.ECS_READ: {"ADOSCALE_CLUSTER"},
+    steps.ECS_READ: {"ADOSCALE_CLUSTER", "ADOSCALE_PROFILE_LAUNCH"},
     steps.ECS_RUN: {
         "ADOSCALE_CLUSTER",
+        "ADOSCALE_PROFILE_LAUNCH",
         "ADOSCALE_SUBNETS",
         "ADOSCALE_SECURITY_GROUPS",
         "ADOSCALE_TASK_DEFINITIONS",
@@ -149,6 +150,8 @@ def test_every_taggable_resource_carries_the_stack_tags(stack: ProgramRun) -> No
         if not resource.custom or not _taggable(resource.typ):
             continue
         tags = resource.inputs.get("tags") or {}
+        if isinstance(tags, list):  # an Auto Scaling group's tags: key, value, propagateAtLaunch
+            tags = {tag["key"]: tag["value"] for tag in tags}
         assert tags.get("adoscale:stack") == "test", f"{resource.typ} {resource.name}: {tags}"
         assert tags.get("adoscale:project") == "adoscale"
         for key, value in stack.setting("tags", {}).items():
@@ -198,7 +201,11 @@ def test_cluster_offers_fargate_and_spot_with_container_insights(full_stack: Pro
     assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": "enabled"}]
     (providers,) = full_stack.of_type("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")
     assert providers.inputs["clusterName"] == cluster.state["name"]
-    assert providers.inputs["capacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
+    ec2 = [
+        provider.inputs["name"]
+        for provider in full_stack.of_type("aws:ecs/capacityProvider:CapacityProvider")
+    ]
+    assert providers.inputs["capacityProviders"] == ["FARGATE", "FARGATE_SPOT", *ec2]
 
 
 def test_repository_is_immutable_scanned_and_pruned(full_stack: ProgramRun) -> None:
@@ -330,7 +337,11 @@ def test_endpoints_mode_keeps_aws_traffic_inside_the_vpc() -> None:
     }
     interface = {
         f"com.amazonaws.eu-west-1.{s}"
-        for s in ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts")
+        for s in (
+            *("ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts"),
+            # the scenario has an ec2 agent profile: its instances' ECS agent, Session Manager
+            *("ecs", "ecs-agent", "ecs-telemetry", "ssm", "ssmmessages"),
+        )
     }
     assert set(endpoints) == interface | {"com.amazonaws.eu-west-1.s3"}
     private_ids = [run.named(f"network-private-{i}", "Subnet").id for i in (0, 1)]
@@ -432,6 +443,7 @@ def test_poller_environment_satisfies_contract_c2(stack: ProgramRun) -> None:
         "ADOSCALE_TASK_DEFINITIONS",
         "ADOSCALE_CONTAINER_NAME",
         "ADOSCALE_ASSIGN_PUBLIC_IP",
+        "ADOSCALE_PROFILE_LAUNCH",
         "ADOSCALE_POLL_INTERVAL_SECONDS",
         "ADOSCALE_POLL_LINGER_SECONDS",
         "ADOSCALE_POLL_QUIET_INTERVAL_SECONDS",

@@ -24,7 +24,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             placeholder_launcher(queue, settings, tasks),
             RUNTIME.alerter,
             now=RUNTIME.now(),
-            boot_timeout_seconds=settings.boot_timeout_seconds,
+            boot_timeout_seconds=settings.boot_timeout_for(queue.agent_profile),
             max_task_lifetime_seconds=settings.max_task_lifetime_seconds,
         )
     )

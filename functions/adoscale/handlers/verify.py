@@ -27,7 +27,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             RUNTIME.tasks,
             RUNTIME.alerter,
             now=RUNTIME.now(),
-            boot_timeout_seconds=RUNTIME.settings.boot_timeout_seconds,
+            boot_timeout_seconds=RUNTIME.settings.boot_timeout_for(queue.agent_profile),
             launched_at=parse_time(launch.get("launched_at"), "launch.launched_at"),
             round_number=int(previous.get("round", 0)) + 1,
         )

@@ -1,9 +1,10 @@
 """The local stand-in for Fargate: each ECS task adoscale starts becomes a simulated agent.
 
 It watches the cluster in moto as ECS would run it: a new task boots for the scenario's
-boot delay, registers its agent in the simulated organisation with the queue's
-capabilities (``AZP_CAPABILITIES``), takes one job (the organisation's dispatcher assigns
-it), runs it for the job's duration, deregisters and exits, and its task stops. A reusable
+boot delay (its agent profile's, when the scenario names one), registers its agent in the
+simulated organisation with the queue's capabilities (``AZP_CAPABILITIES``), takes one job
+(the organisation's dispatcher assigns it), runs it for the job's duration, deregisters and
+exits, and its task stops. A reusable
 agent (``AZP_MAX_JOBS=N``, as start.sh reads it) stays after each job but the N-th, idle
 and online, for the service to hand it the next one. A placeholder-mode task
 (``AZP_PLACEHOLDER=1``) only registers an offline agent and exits.
@@ -103,8 +104,8 @@ class LocalFargate:
         self._clock = clock
         self._queues = dict(queues)
         rng = random.Random(seed)  # noqa: S311 - reproducible simulation, not a secret
-        low, high = organisation.scenario.boot_delay
-        self._boot_delay = boot_delay or (lambda: low if low == high else rng.uniform(low, high))
+        self._rng = rng
+        self._boot_delay = boot_delay
         self.agents: dict[str, SimAgent] = {}
         self.stats = FargateStats()
 
@@ -185,9 +186,17 @@ class LocalFargate:
             capabilities=capabilities,
             placeholder=placeholder,
             launched_at=now,
-            boot_at=now + self._boot_delay(),
+            boot_at=now + self._boot_delay_of(queue.agent_profile if queue else "default"),
             max_jobs=_max_jobs(environment.get("AZP_MAX_JOBS")),
         )
+
+    def _boot_delay_of(self, profile: str) -> float:
+        """The profile's start-up from the scenario (an ec2 profile's includes its instance)."""
+        if self._boot_delay is not None:
+            return self._boot_delay()
+        scenario = self._org.scenario
+        low, high = scenario.profiles.get(profile, scenario.boot_delay)
+        return low if low == high else self._rng.uniform(low, high)
 
     def _exit(self, agent: SimAgent, now: float, why: str) -> None:
         """The container exits: its task stops (what ECS reports after an essential exit)."""

@@ -97,6 +97,7 @@ def run_local(
                 # quiet cycles no more often than active ones (see cycle_interval above)
                 "ADOSCALE_POLL_QUIET_INTERVAL_SECONDS": str(int(scenario.cycle_interval)),
             },
+            profiles=tuple(scenario.profiles),
         )
         console.print(
             f"local AWS (moto) at {stack.endpoint}, simulated Azure DevOps at "

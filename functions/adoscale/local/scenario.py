@@ -10,6 +10,8 @@ uniformly (seeded). ``speed`` compresses it all into real time (see ``clock.py``
     cycle_interval: 60s    # cycles within an invocation while active (deployed: 20s)
     linger: 10m            # ... or was active this recently
     boot_delay: [30s, 50s] # RunTask -> agent registered
+    profiles:              # agent profiles other than default, each with its own start-up
+      docker: {boot_delay: [2m, 5m]}  # e.g. an ec2 profile: instance boot + image pull
     boot_window: 60s       # state machine Wait before verify
     confirm_window: 15s    # state machine Wait between drain and retire
     max_duration: 40m      # give up here if the fleet has not settled
@@ -42,7 +44,7 @@ from adoscale.cli.documents import load_queue_document, load_yaml_documents, rea
 from adoscale.demands import demands_met
 from adoscale.exceptions import InputError
 from adoscale.local.ado_server import KINDS, MODES
-from adoscale.schema import Queue
+from adoscale.schema import PROFILE_NAME_PATTERN, Queue
 
 DEFAULT_SCENARIO = Path(__file__).with_name("scenarios") / "default.yaml"
 _TIME = re.compile(
@@ -146,6 +148,12 @@ class QuietSchema(_Strict):
     end = Seconds(required=True, data_key="to")
 
 
+class ProfileSchema(_Strict):
+    """An agent profile's start-up: an ec2 profile boots an instance before its agent."""
+
+    boot_delay = Span(required=True)
+
+
 class FaultSchema(_Strict):
     start = Seconds(required=True, data_key="from")
     end = Seconds(required=True, data_key="to")
@@ -183,6 +191,11 @@ class ScenarioSchema(_Strict):
     parallel_jobs = fields.Integer(load_default=20, strict=True, validate=validate.Range(1, 1000))
     service_hook = fields.Boolean(load_default=False, truthy={True}, falsy={False})
     queues = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1))
+    profiles = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(PROFILE_NAME_PATTERN)),
+        values=fields.Nested(ProfileSchema),
+        load_default=dict,
+    )
     jobs = fields.List(fields.Raw(), load_default=list)
     faults = fields.List(fields.Nested(FaultSchema), load_default=list)
 
@@ -232,6 +245,8 @@ class Scenario:
     max_duration: float = 3600.0
     parallel_jobs: int = 20
     service_hook: bool = False  # the organisation posts job-waiting webhooks to the stack
+    # agent profile -> its boot delay span; "default" and unlisted profiles use boot_delay
+    profiles: Mapping[str, tuple[float, float]] = field(default_factory=dict, hash=False)
     source: str = field(default="", compare=False)
 
     @property
@@ -273,6 +288,14 @@ def parse_scenario(text: str, source: str) -> Scenario:
             queues = load_queue_document(queue_document, f"{source} queues")
         except InputError as error:
             problems.extend(f"{source}: queues: {line}" for line in error.problems)
+    if data is not None:
+        known = {"default", *data["profiles"]}
+        problems.extend(
+            f"{source}: queues: {queue.queue}: agent_profile: {queue.agent_profile!r} is not "
+            f"default nor one of the scenario's profiles"
+            for queue in queues
+            if queue.agent_profile not in known
+        )
     if problems or data is None:
         raise InputError(problems)
     rng = random.Random(data["seed"])  # noqa: S311 - a reproducible scenario, not a secret
@@ -298,6 +321,7 @@ def parse_scenario(text: str, source: str) -> Scenario:
         max_duration=data["max_duration"],
         parallel_jobs=data["parallel_jobs"],
         service_hook=data["service_hook"],
+        profiles={name: profile["boot_delay"] for name, profile in data["profiles"].items()},
         source=source,
     )
 

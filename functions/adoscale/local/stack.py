@@ -86,6 +86,7 @@ def start_local_stack(
     confirm_wait_seconds: int,
     namespace: str = NAMESPACE,
     extra_env: dict[str, str] | None = None,
+    profiles: tuple[str, ...] = (),
 ) -> LocalStack:
     """A moto server with Step Functions execution on, the router installed, the resources made."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -109,6 +110,7 @@ def start_local_stack(
             boot_wait_seconds=boot_wait_seconds,
             confirm_wait_seconds=confirm_wait_seconds,
             extra_env={"ADOSCALE_METRIC_NAMESPACE": namespace, **(extra_env or {})},
+            profiles=profiles,
         )
         session.client("dynamodb").update_time_to_live(
             TableName=workflow.env["ADOSCALE_STATE_TABLE"],

@@ -11,7 +11,7 @@ import json
 import time
 import uuid
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,6 +120,7 @@ def create_workflow_stack(
     confirm_wait_seconds: int = 0,
     extra_env: Mapping[str, str] | None = None,
     prefix: str = "adoscale",
+    profiles: Sequence[str] = (),
 ) -> WorkflowStack:
     """Everything the workflow touches, in the moto account ``session`` points at."""
     ec2 = session.client("ec2")
@@ -143,6 +144,25 @@ def create_workflow_stack(
             {"name": CONTAINER, "image": "adoscale/agent:test", "memory": 1024, "essential": True}
         ],
     )["taskDefinition"]["taskDefinitionArn"]
+    # other agent profiles: task definitions of their own (all run on moto's Fargate)
+    task_definitions = {"default": task_definition}
+    for profile in profiles:
+        if profile != "default":
+            task_definitions[profile] = ecs.register_task_definition(
+                family=f"{prefix}-agent-{profile}",
+                networkMode="awsvpc",
+                requiresCompatibilities=["FARGATE"],
+                cpu="512",
+                memory="1024",
+                containerDefinitions=[
+                    {
+                        "name": CONTAINER,
+                        "image": "adoscale/agent:test",
+                        "memory": 1024,
+                        "essential": True,
+                    }
+                ],
+            )["taskDefinition"]["taskDefinitionArn"]
 
     dynamodb = session.client("dynamodb")
     tables = {"queues": ("queue", f"{prefix}-queues"), "state": ("pk", f"{prefix}-state")}
@@ -173,7 +193,7 @@ def create_workflow_stack(
         "ADOSCALE_CLUSTER": cluster,
         "ADOSCALE_SUBNETS": subnet,
         "ADOSCALE_SECURITY_GROUPS": group,
-        "ADOSCALE_TASK_DEFINITIONS": json.dumps({"default": task_definition}),
+        "ADOSCALE_TASK_DEFINITIONS": json.dumps(task_definitions),
         "ADOSCALE_CONTAINER_NAME": CONTAINER,
         **dict(extra_env or {}),
     }

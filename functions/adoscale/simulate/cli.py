@@ -20,6 +20,7 @@ from adoscale.simulate.generate import KINDS, Shape, generate
 from adoscale.simulate.params import (
     POLL_INTERVAL_S,
     POLL_QUIET_INTERVAL_S,
+    STARTUP_BY_CAPACITY,
     AgentPrices,
     SimParams,
     StartupTime,
@@ -108,8 +109,23 @@ def _whole_list(option: str, text: str, low: int, high: int) -> list[int]:
     help="Azure DevOps organisation URL for --from-ado (PAT from ADOSCALE_PAT).",
 )
 @click.option("--save-trace", type=click.Path(dir_okay=False), help="Write the trace as CSV.")
-@click.option("--startup-median", type=click.FloatRange(min=1), default=60.0, show_default=True)
-@click.option("--startup-sigma", type=click.FloatRange(min=0), default=0.25, show_default=True)
+@click.option(
+    "--capacity",
+    type=click.Choice(tuple(STARTUP_BY_CAPACITY)),
+    default="fargate",
+    show_default=True,
+    help="The agent profile's capacity: sets the start-up defaults (ec2 includes instance boot).",
+)
+@click.option(
+    "--startup-median",
+    type=click.FloatRange(min=1),
+    help="Seconds from RunTask to a registered agent [default: 60 fargate, 210 ec2].",
+)
+@click.option(
+    "--startup-sigma",
+    type=click.FloatRange(min=0),
+    help="Lognormal shape of the start-up time [default: 0.25 fargate, 0.3 ec2].",
+)
 @click.option(
     "--poll-interval", type=click.FloatRange(min=1), default=POLL_INTERVAL_S, show_default=True
 )
@@ -280,6 +296,15 @@ def _history(options: dict[str, Any]) -> Trace:
     return history.trace
 
 
+def _startup(options: dict[str, Any]) -> StartupTime:
+    """The capacity's start-up distribution, with what the options override."""
+    base = STARTUP_BY_CAPACITY[options["capacity"]]
+    median, sigma = options["startup_median"], options["startup_sigma"]
+    return StartupTime(
+        base.median_s if median is None else median, base.sigma if sigma is None else sigma
+    )
+
+
 def _params(options: dict[str, Any]) -> SimParams:
     capabilities = None
     if options["capabilities"] is not None:
@@ -293,7 +318,7 @@ def _params(options: dict[str, Any]) -> SimParams:
             raise SimulateInputError(["--capabilities: expected an object of strings"])
     try:
         return SimParams(
-            startup=StartupTime(options["startup_median"], options["startup_sigma"]),
+            startup=_startup(options),
             poll_interval_s=options["poll_interval"],
             poll_quiet_interval_s=options["quiet_interval"],
             standby_agents=options["standby"],

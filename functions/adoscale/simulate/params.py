@@ -9,6 +9,22 @@ same parts). The agent image (agent + git + docker CLI) is of that size, so the 
 is lognormal with a median of 60 s and shape 0.25 (5th percentile ~40 s, 95th ~90 s).
 Smaller images, SOCI lazy loading or a zstd image cut it: pass ``--startup-median``.
 
+On EC2 capacity (an agent profile with ``capacity: ec2``) a launch from an empty Auto
+Scaling group also waits for an instance. The parts, in order: ECS publishes the capacity
+provider's CapacityProviderReservation metric once a minute and its scale-out alarm fires
+after one datapoint above the target (aws/containers-roadmap#900, #1716: a task in
+PROVISIONING with no instance reads 200), so the group is asked 30-90 s after RunTask;
+the Auto Scaling group launches, the Amazon Linux 2023 ECS-optimised AMI boots and its
+ECS agent registers in ~60-90 s; ECS then places the waiting task and the instance pulls
+the agent image onto an empty disk (~20-40 s for ~400 MB from ECR in the region, faster
+than Fargate's pull); ``config.sh`` registers (~5-10 s). That is ~2.5-4 minutes: the
+default for ec2 is lognormal with a median of 210 s and shape 0.3 (5th percentile ~130 s,
+95th ~340 s). This is assembled from those documented parts, not measured here. It is
+pessimistic when an empty instance is still up: ECS keeps one for ~15 minutes after its
+last task (the scale-in alarm needs 15 datapoints below target, aws/containers-roadmap
+#1220), and a task placed on it starts in the image-cached ~15-20 s; the simulator does
+not model instances, so every ec2 start pays the boot.
+
 Billing: a task is billed from RunTask to its stop, with Fargate's one-minute minimum.
 Fargate starts billing when the image pull starts, a few seconds after RunTask, so this
 over-counts slightly and equally for every policy; the teardown (the agent deregisters and
@@ -74,6 +90,13 @@ class StartupTime:
             f"lognormal median {self.median_s:g} s, sigma {self.sigma:g} "
             f"(p5 {self.quantile(0.05):.0f} s, p95 {self.quantile(0.95):.0f} s)"
         )
+
+
+# The start-up distribution of each agent profile capacity (see the module docstring).
+STARTUP_BY_CAPACITY: Mapping[str, StartupTime] = {
+    "fargate": StartupTime(60.0, 0.25),
+    "ec2": StartupTime(210.0, 0.30),
+}
 
 
 @dataclass(frozen=True)

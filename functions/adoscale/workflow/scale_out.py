@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from adoscale.capacity import ProfileLaunch
 from adoscale.ecs import ON_DEMAND, AgentTasks, LaunchSpec
 from adoscale.exceptions import QueueConfigError
 from adoscale.models import Agent, AgentTask
@@ -20,6 +21,9 @@ from adoscale.naming import new_agent_name
 from adoscale.schema import Queue
 from adoscale.settings import Settings
 
+# A queue on an ec2 profile registers its placeholder agent from this profile's task when
+# it runs on Fargate (stack config always has it: queue items default to it).
+FARGATE_PLACEHOLDER_PROFILE = "default"
 DETAIL_LIMIT = 20  # agents listed in one alert or result (the state is capped at 256 KB)
 MAX_VERIFY_ROUNDS = 30  # a bound on the verify loop whatever the clocks say
 
@@ -60,6 +64,19 @@ def launch_spec(queue: Queue, settings: Settings, *, placeholder: bool = False) 
             queue.queue,
             {"agent_profile": [f"no task definition for {queue.agent_profile!r} (known: {known})"]},
         )
+    on = settings.launch_of(queue.agent_profile)
+    # an EC2 profile's Auto Scaling group decides Spot; the queue's flag is for Fargate
+    spot = queue.spot and not on.capacity_provider
+    fargate_default = settings.task_definitions.get(FARGATE_PLACEHOLDER_PROFILE)
+    if (
+        placeholder
+        and on.capacity_provider
+        and fargate_default
+        and not settings.launch_of(FARGATE_PLACEHOLDER_PROFILE).capacity_provider
+    ):
+        # A placeholder only registers (with the queue's capabilities) and exits: the
+        # default profile's Fargate task does that without booting an instance for it.
+        task_definition, on = fargate_default, ProfileLaunch()
     return LaunchSpec(
         task_definition=task_definition,
         container_name=settings.container_name,
@@ -67,7 +84,9 @@ def launch_spec(queue: Queue, settings: Settings, *, placeholder: bool = False) 
         security_groups=settings.security_groups,
         assign_public_ip=settings.assign_public_ip,
         environment=agent_environment(queue, placeholder=placeholder),
-        spot=queue.spot,
+        spot=spot,
+        capacity_provider=on.capacity_provider,
+        one_per_instance=on.one_per_instance,
     )
 
 
