@@ -166,6 +166,64 @@ def render_performance(results: Results) -> str | None:
     return "\n".join(lines)
 
 
+def render_standby(results: Results) -> str | None:
+    """The standby schedule benchmark: the held-out targets, other seeds, and speed."""
+    record = results.get("standby_bench")
+    if not record or "results" not in record:
+        return None
+    r = record["results"]
+    t = r["targets"]
+    yes = {True: "met", False: "**missed**"}
+    lines = [
+        f"Measured by `python -m bench standby_bench` on {machine_line(record)}.",
+        "",
+        "```",
+        t["summary"],
+        "```",
+        "",
+        t["fit_table"],
+        "",
+        t["held_out_table"],
+        "",
+        "| target (held-out week) | value | limit | |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for name, check in t["checks"].items():
+        lines.append(f"| {name} | {check['value']:g} | {check['limit']:g} | {yes[check['met']]} |")
+    lines += [
+        "",
+        "Other seeds (same method, same budget, held-out week):",
+        "",
+        "| seed | p50 (s) | p95 (s) / oracle p95 | x oracle | constant standby with that p50:"
+        " agent-minutes vs the schedule's | all targets |",
+        "| ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for other in r["other_seeds"]:
+        checks = list(other["checks"].values())
+        same = other["constant_same_p50"] or {}
+        constant = (
+            f"standby {same['standby']}: {same['agent_minutes']:.0f} vs {checks[3]['value']:.0f}"
+            if same and len(checks) > 3
+            else "-"
+        )
+        lines.append(
+            f"| {other['seed']} | {checks[0]['value']:g} | {checks[1]['value']:g} /"
+            f" {checks[1]['limit']:g} | {checks[2]['value']:g} | {constant}"
+            f" | {yes[other['all_met']]} |"
+        )
+    lines += [
+        "",
+        "| `adoscale recommend` on | jobs | wall (s) | CPU (s) | target (s) | wall target |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for speed in r["speed"]:
+        lines.append(
+            f"| {speed['trace']} ({speed['days']:g} days) | {speed['jobs']} | {speed['wall_s']:g}"
+            f" | {speed['cpu_s']:g} | {speed['target_s']:g} | {yes[speed['met']]} |"
+        )
+    return "\n".join(lines)
+
+
 def render_capacity(results: Results) -> str | None:
     """Simulated waits of an ec2 agent profile beside Fargate's (docs/ec2-capacity.md)."""
     record = results.get("capacity_bench")
@@ -209,6 +267,7 @@ BLOCKS: Mapping[str, Callable[[Results], str | None]] = {
     "simulator": render_simulator,
     "cost": render_cost,
     "performance": render_performance,
+    "standby": render_standby,
     "capacity": render_capacity,
     "reuse": render_reuse,
 }

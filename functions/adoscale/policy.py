@@ -1,6 +1,8 @@
 """Pure scaling policy (DESIGN §1): how many agents a queue should have, launch or retire.
 
-desired = min(max_agents, busy + queued + standby), further capped by the organisation's
+desired = min(max_agents, busy + queued + standby), where standby is the one in force at the
+cycle's instant (``standby_in_force``: the schedule's window, else
+``standby_agents``), further capped by the organisation's
 free self-hosted parallel jobs; launch = desired - (busy + idle + starting); surplus idle
 agents beyond what waiting jobs and standby need, and idle for longer than the idle
 timeout (since the end of their last job, or their registration if they never ran one: a
@@ -17,6 +19,7 @@ from datetime import datetime, timedelta
 from adoscale.counting import QueueCounts
 from adoscale.models import Agent
 from adoscale.schema import Queue
+from adoscale.standby import standby_at
 
 SCALE_OUT = "scale_out"
 SCALE_IN = "scale_in"
@@ -33,15 +36,25 @@ class Decision:
     retire_agent_ids: tuple[int, ...] = ()
 
 
-def wanted_agents(queue: Queue, counts: QueueCounts) -> int:
+def standby_in_force(queue: Queue, now: datetime) -> int:
+    """Idle agents to keep warm at ``now``: 0 for a disabled queue, else the window of the
+    queue's standby schedule in force (the largest when several are), else standby_agents."""
+    if not queue.enabled:
+        return 0
+    if not queue.standby_schedule:
+        return queue.standby_agents
+    return standby_at(queue.standby_agents, queue.standby_schedule, now)
+
+
+def wanted_agents(queue: Queue, counts: QueueCounts, now: datetime) -> int:
     """Desired agents before the licence cap. A disabled queue keeps only its busy agents."""
     if not queue.enabled:
         return min(queue.max_agents, counts.busy)
-    return min(queue.max_agents, counts.busy + counts.queued + queue.standby_agents)
+    return min(queue.max_agents, counts.busy + counts.queued + standby_in_force(queue, now))
 
 
-def launches_wanted(queue: Queue, counts: QueueCounts) -> int:
-    return max(0, wanted_agents(queue, counts) - counts.capacity)
+def launches_wanted(queue: Queue, counts: QueueCounts, now: datetime) -> int:
+    return max(0, wanted_agents(queue, counts, now) - counts.capacity)
 
 
 def surplus_idle_agents(queue: Queue, counts: QueueCounts, now: datetime) -> tuple[Agent, ...]:
@@ -52,7 +65,7 @@ def surplus_idle_agents(queue: Queue, counts: QueueCounts, now: datetime) -> tup
     counts from the end of an agent's last job (``Agent.idle_since``), so a reusable agent
     that just finished a job is not retired for having registered long ago.
     """
-    keep = counts.queued + (queue.standby_agents if queue.enabled else 0)
+    keep = counts.queued + standby_in_force(queue, now)
     excess = counts.idle - keep
     if excess <= 0:
         return ()
@@ -68,9 +81,9 @@ def decide(
     queue: Queue, counts: QueueCounts, now: datetime, launch_allowance: int | None = None
 ) -> Decision:
     """One queue's decision. ``launch_allowance`` is its share of the licence headroom."""
-    wanted = launches_wanted(queue, counts)
+    wanted = launches_wanted(queue, counts, now)
     launch = wanted if launch_allowance is None else min(wanted, max(0, launch_allowance))
-    desired = min(wanted_agents(queue, counts), counts.capacity + launch)
+    desired = min(wanted_agents(queue, counts, now), counts.capacity + launch)
     if launch > 0:
         return Decision(desired=desired, action=SCALE_OUT, count=launch)
     surplus = surplus_idle_agents(queue, counts, now)

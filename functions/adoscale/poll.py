@@ -321,7 +321,7 @@ class _Cycle:
         shares: dict[str, int | None] = {}
         self.p._orgs_launching.difference_update(by_org)
         for org, members in by_org.items():
-            wanted = {q.queue: launches_wanted(q, c) for q, c in members}
+            wanted = {q.queue: launches_wanted(q, c, self.now) for q, c in members}
             if not any(wanted.values()):
                 continue
             self.p._orgs_launching.add(org)

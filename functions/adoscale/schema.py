@@ -19,6 +19,7 @@ from marshmallow import (
 )
 
 from adoscale.exceptions import QueueConfigError
+from adoscale.standby import StandbyWindow, parse_schedule, schedule_items
 
 # "placeholder..." is reserved: agent names would read as another queue's placeholder.
 QUEUE_NAME_PATTERN = r"^(?!placeholder(-|$))[a-z0-9][a-z0-9-]{0,31}$"
@@ -47,6 +48,7 @@ class Queue:
     spot: bool = False
     organization_url: str | None = None
     pat_secret_arn: str | None = None
+    standby_schedule: tuple[StandbyWindow, ...] = ()
     # Jobs one agent may run before it retires; 1 (one clean container per job) is the
     # safe default. Above 1 the agent waits idle_timeout_minutes after each job for another.
     max_jobs_per_agent: int = 1
@@ -71,6 +73,8 @@ class Queue:
             item["organization_url"] = self.organization_url
         if self.pat_secret_arn is not None:
             item["pat_secret_arn"] = self.pat_secret_arn
+        if self.standby_schedule:
+            item["standby_schedule"] = schedule_items(self.standby_schedule)
         return item
 
 
@@ -108,6 +112,21 @@ class StrictBoolean(fields.Field):
         return value
 
 
+class StandbySchedule(fields.Field):
+    """A list of standby windows (``adoscale.standby``); errors name ``[i].field``."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> tuple[StandbyWindow, ...]:
+        windows, errors = parse_schedule(value)
+        if errors:
+            raise ValidationError(errors.get("") or errors)
+        return windows
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return schedule_items(value or ())
+
+
 class QueueSchema(Schema):
     """C1. Unknown attributes are rejected by name (marshmallow's RAISE)."""
 
@@ -137,6 +156,7 @@ class QueueSchema(Schema):
     spot = StrictBoolean(load_default=False)
     organization_url = fields.Url(schemes={"https", "http"}, require_tld=False, load_default=None)
     pat_secret_arn = fields.String(load_default=None, validate=validate.Regexp(SECRET_ARN_PATTERN))
+    standby_schedule = StandbySchedule(load_default=())
     max_jobs_per_agent = WholeNumber(load_default=1, validate=validate.Range(min=1, max=1000))
 
     @validates_schema(skip_on_field_errors=True)
@@ -145,6 +165,19 @@ class QueueSchema(Schema):
             raise ValidationError(
                 f"must be at most max_agents ({data['max_agents']})", "standby_agents"
             )
+
+    @validates_schema(skip_on_field_errors=True)
+    def _schedule_within_max(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        """Like standby_agents, a window never asks for more agents than max_agents."""
+        errors = {
+            f"standby_schedule[{index}].agents": [
+                f"must be at most max_agents ({data['max_agents']})"
+            ]
+            for index, window in enumerate(data["standby_schedule"])
+            if window.agents > data["max_agents"]
+        }
+        if errors:
+            raise ValidationError(errors)
 
     @validates_schema(skip_on_field_errors=False)
     def _strings_not_blank(self, data: Mapping[str, Any], **kwargs: Any) -> None:
@@ -178,7 +211,8 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     flat: dict[str, list[str]] = {}
     for key, value in messages.items():
         name = "_item" if key == "_schema" else str(key)
-        path = f"{prefix}.{name}" if prefix else name
+        # list positions read as standby_schedule[1].timezone, not standby_schedule.[1]...
+        path = f"{prefix}{'' if name.startswith('[') else '.'}{name}" if prefix else name
         for field_name, field_messages in _flatten(value, path).items():
             flat.setdefault(field_name, []).extend(field_messages)
     return flat

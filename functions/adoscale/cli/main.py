@@ -124,6 +124,9 @@ def _register_simulator(group: click.Group) -> None:
 
         return
     group.add_command(simulate, name="simulate")
+    from adoscale.cli.recommend import recommend_command
+
+    group.add_command(recommend_command, name="recommend")
 
 
 _register_simulator(cli)

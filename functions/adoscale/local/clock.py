@@ -28,6 +28,7 @@ class SimClock:
             raise ValueError("speed: must be positive")
         self.speed = speed
         self.start = start or datetime.now(UTC)
+        self._pinned = start  # a scenario's own wall clock, kept by restart()
         self._monotonic = monotonic
         self._origin = monotonic()
         self._stopped = threading.Event()
@@ -38,7 +39,7 @@ class SimClock:
         The simulated wall clock starts on a whole minute, so cycles every N seconds from
         zero fall at the start of the poller's epoch-aligned slots (execution names).
         """
-        now = datetime.now(UTC)
+        now = self._pinned or datetime.now(UTC)
         self.start = now.replace(second=0, microsecond=0)
         self._origin = self._monotonic()
 

@@ -51,6 +51,7 @@ from adoscale.local.scenario import Scenario
 from adoscale.local.schedule import PollLoop, PollRecord, build_local_poller
 from adoscale.local.stack import LocalStack, read_alerts, start_local_stack
 from adoscale.local.view import Frame, LiveView
+from adoscale.policy import standby_in_force
 from adoscale.settings import POLLER_REQUIRED, load_settings
 from adoscale.store import QueueStore
 
@@ -81,7 +82,7 @@ def run_local(
     console = console or Console()
     _quiet_libraries()
     speed = speed or scenario.speed
-    clock = SimClock(speed)
+    clock = SimClock(speed, start=scenario.start)
     started = time.monotonic()
     organisation = SimulatedOrganisation(scenario, clock).start()
     stack: LocalStack | None = None
@@ -243,7 +244,7 @@ class _Run:
                     busy=c.busy,
                     starting=fargate.starting(name),
                     offline=c.offline,
-                    standby=self.queues[name].standby_agents if self.queues[name].enabled else 0,
+                    standby=standby_in_force(self.queues[name], self.clock.now()),
                     placeholder=placeholders.get(name, False),
                 )
                 for name, c in counts.items()
@@ -367,7 +368,7 @@ class _Run:
             return False
         for name, c in counts.items():
             queue = self.queues[name]
-            standby = queue.standby_agents if queue.enabled else 0
+            standby = standby_in_force(queue, self.clock.now())
             if (c.idle, c.busy, c.draining, c.offline) != (standby, 0, 0, 0):
                 return False
             if queue.enabled and not c.placeholder_present:

@@ -15,6 +15,7 @@ uniformly (seeded). ``speed`` compresses it all into real time (see ``clock.py``
     boot_window: 60s       # state machine Wait before verify
     confirm_window: 15s    # state machine Wait between drain and retire
     max_duration: 40m      # give up here if the fleet has not settled
+    start: "2026-01-05T07:55:00+01:00"  # optional: the simulated wall clock's first minute
     queues:                # C1 items, written with the same code as `adoscale queues put`
       - {queue: linux, pool: Linux, max_agents: 6, standby_agents: 1, idle_timeout_minutes: 3}
     jobs:
@@ -25,7 +26,9 @@ uniformly (seeded). ``speed`` compresses it all into real time (see ``clock.py``
     faults:
       - {from: 18m, to: 21m, target: jobrequests, mode: status_500}
 
-Every job goes to ``pool`` (default: the first queue's pool).
+Every job goes to ``pool`` (default: the first queue's pool). ``start`` pins the simulated
+wall clock (default: now), so a queue's ``standby_schedule`` windows open and close at the
+same simulated moments on every run.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import random
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +194,7 @@ class ScenarioSchema(_Strict):
     max_duration = Seconds(load_default=3600.0, validate=validate.Range(min=60))
     parallel_jobs = fields.Integer(load_default=20, strict=True, validate=validate.Range(1, 1000))
     service_hook = fields.Boolean(load_default=False, truthy={True}, falsy={False})
+    start = fields.AwareDateTime(load_default=None)
     queues = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1))
     profiles = fields.Dict(
         keys=fields.String(validate=validate.Regexp(PROFILE_NAME_PATTERN)),
@@ -245,6 +250,7 @@ class Scenario:
     max_duration: float = 3600.0
     parallel_jobs: int = 20
     service_hook: bool = False  # the organisation posts job-waiting webhooks to the stack
+    start: datetime | None = None  # the simulated wall clock at second 0 (None: now)
     # agent profile -> its boot delay span; "default" and unlisted profiles use boot_delay
     profiles: Mapping[str, tuple[float, float]] = field(default_factory=dict, hash=False)
     source: str = field(default="", compare=False)
@@ -321,6 +327,7 @@ def parse_scenario(text: str, source: str) -> Scenario:
         max_duration=data["max_duration"],
         parallel_jobs=data["parallel_jobs"],
         service_hook=data["service_hook"],
+        start=data["start"],
         profiles={name: profile["boot_delay"] for name, profile in data["profiles"].items()},
         source=source,
     )

@@ -68,5 +68,8 @@ def history_trace(
     )
     covered = (now - start).total_seconds()
     return HistoryTrace(
-        Trace(name, trace_jobs, span_s=covered), len(recent) - len(ran), covered, capped
+        Trace(name, trace_jobs, span_s=covered, start=start),
+        len(recent) - len(ran),
+        covered,
+        capped,
     )

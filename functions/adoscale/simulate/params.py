@@ -42,9 +42,11 @@ import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from adoscale.cycles import QUIET_INTERVAL_SECONDS
 from adoscale.hook import DEBOUNCE_WINDOW_SECONDS, DELIVERY_SECONDS
+from adoscale.standby import StandbyWindow
 
 MINUTE = 60.0
 # The poller runs a cycle every ADOSCALE_POLL_INTERVAL_SECONDS (default 20) inside each
@@ -144,6 +146,10 @@ class SimParams:
     poll_linger_s: float = POLL_LINGER_S
     poll_quiet_interval_s: float = POLL_QUIET_INTERVAL_S  # between cycles of a quiet stack
     standby_agents: int = 0
+    # The queue item's standby schedule, read on the wall clock of ``clock_start`` + trace
+    # seconds (None: the trace's own start, else the simulator's epoch, a Monday 00:00 UTC).
+    standby_schedule: tuple[StandbyWindow, ...] = field(default=(), hash=False)
+    clock_start: datetime | None = None
     idle_timeout_minutes: int = 10
     max_agents: int = 100
     capabilities: Mapping[str, str] | None = field(default=None, hash=False)
@@ -172,6 +178,14 @@ class SimParams:
             raise ValueError(f"max_agents: must be 1..1000, got {self.max_agents}")
         if not 0 <= self.standby_agents <= self.max_agents:
             raise ValueError(f"standby_agents: must be 0..max_agents, got {self.standby_agents}")
+        too_many = [w.agents for w in self.standby_schedule if w.agents > self.max_agents]
+        if too_many:
+            raise ValueError(
+                f"standby_schedule: a window asks for {max(too_many)} agents, max_agents is"
+                f" {self.max_agents}"
+            )
+        if self.clock_start is not None and self.clock_start.tzinfo is None:
+            raise ValueError("clock_start: must carry a UTC offset")
         if not 1 <= self.idle_timeout_minutes <= 1440:
             raise ValueError(
                 f"idle_timeout_minutes: must be 1..1440, got {self.idle_timeout_minutes}"

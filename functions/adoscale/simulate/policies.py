@@ -39,7 +39,7 @@ from adoscale.counting import (
 from adoscale.cycles import Cadence
 from adoscale.models import Agent, AgentTask, JobRequest
 from adoscale.naming import execution_name, placeholder_name, poll_slot
-from adoscale.policy import NONE, SCALE_IN, SCALE_OUT, decide
+from adoscale.policy import NONE, SCALE_IN, SCALE_OUT, Decision, decide
 from adoscale.schema import Queue
 from adoscale.simulate.engine import (
     DRAINING,
@@ -53,6 +53,7 @@ from adoscale.simulate.engine import (
 )
 from adoscale.simulate.params import MINUTE, SimParams
 from adoscale.simulate.trace import TraceJob
+from adoscale.standby import next_change
 
 EPOCH = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday: trace second 0 is this instant
 ADOSCALE, KEDA, SCALE_SET, ORACLE = "adoscale", "keda-like", "scale-set-like", "oracle"
@@ -63,12 +64,12 @@ SCALE_SET_IDLE_MINUTES = 30
 SCALE_SET_STANDBY = 1
 
 
-def _seconds(when: datetime) -> float:
-    return (when - EPOCH).total_seconds()
+def _seconds(when: datetime, epoch: datetime = EPOCH) -> float:
+    return (when - epoch).total_seconds()
 
 
-def at(seconds: float) -> datetime:
-    return EPOCH + timedelta(seconds=seconds)
+def at(seconds: float, epoch: datetime = EPOCH) -> datetime:
+    return epoch + timedelta(seconds=seconds)
 
 
 class AdoscalePolicy:
@@ -84,9 +85,13 @@ class AdoscalePolicy:
             standby_agents=params.standby_agents,
             idle_timeout_minutes=params.idle_timeout_minutes,
             capabilities=params.capabilities,
+            standby_schedule=params.standby_schedule,
             max_jobs_per_agent=params.max_jobs_per_agent,
         )
         self.max_jobs_per_agent = params.max_jobs_per_agent
+        # Trace second 0 on the wall clock: the standby schedule reads real weekdays and zones.
+        self.epoch = params.clock_start or EPOCH
+        self._schedule_change = -math.inf  # trace second the window in force may change at
         self.poll_interval_s = params.poll_interval_s
         self.first_poll_s = params.first_poll_s
         self.invocation_period_s = params.invocation_period_s
@@ -111,7 +116,7 @@ class AdoscalePolicy:
             name=placeholder_name(QUEUE),
             online=False,
             enabled=True,
-            created_on=EPOCH,
+            created_on=self.epoch,
         )
         self._slot: datetime | None = None
         self._started: set[str] = set()
@@ -132,19 +137,9 @@ class AdoscalePolicy:
             if self._quiet_active and not sim.hook_polling:
                 self._last_active = sim.now
             return Actions()
-        now = at(sim.now)
-        jobs = [job.view or self._job(job) for job in sim.waiting]
-        jobs += [job.view or self._job(job) for job in sim.running.values()]
-        agents = [self._placeholder]
-        agents += [
-            a.agent_view or self._agent(a)
-            for a in sim.agents.values()
-            if a.registered_at is not None
-        ]
-        tasks = [agent.task_view or self._task(agent) for agent in sim.agents.values()]
-        waiting = assign_waiting_jobs([self.queue], jobs)[self.queue.queue]
-        counts = count_queue(self.queue, waiting, jobs, agents, tasks, now)
-        decision = decide(self.queue, counts, now)
+        now = at(sim.now, self.epoch)
+        counts = self.count(sim, now)
+        decision = self.decide(counts, now)
         active = bool(counts.queued or counts.busy or counts.starting)
         if (active or decision.action != NONE) and not sim.hook_polling:
             self._last_active = sim.now  # the poller's own Activity: hook polls are not its
@@ -162,11 +157,29 @@ class AdoscalePolicy:
             return Actions(launch=decision.count)
         return Actions(retire=decision.retire_agent_ids)
 
+    def count(self, sim: Simulation, now: datetime) -> QueueCounts:
+        """What the poller's counting makes of the jobs, agents and tasks it would read."""
+        jobs = [job.view or self._job(job) for job in sim.waiting]
+        jobs += [job.view or self._job(job) for job in sim.running.values()]
+        agents = [self._placeholder]
+        agents += [
+            a.agent_view or self._agent(a)
+            for a in sim.agents.values()
+            if a.registered_at is not None
+        ]
+        tasks = [agent.task_view or self._task(agent) for agent in sim.agents.values()]
+        waiting = assign_waiting_jobs([self.queue], jobs)[self.queue.queue]
+        return count_queue(self.queue, waiting, jobs, agents, tasks, now)
+
+    def decide(self, counts: QueueCounts, now: datetime) -> Decision:
+        """The poller's policy, unchanged."""
+        return decide(self.queue, counts, now)
+
     def _next_threshold(self, counts: QueueCounts, sim: Simulation) -> float:
         """The earliest instant an age alone could change the decision: an idle agent
         passing the idle timeout, or an unregistered task passing the boot timeout."""
         ages = [
-            _seconds(since) + self.queue.idle_timeout_minutes * MINUTE
+            _seconds(since, self.epoch) + self.queue.idle_timeout_minutes * MINUTE
             for agent in counts.idle_agents
             if (since := agent.idle_since) is not None
         ]
@@ -175,7 +188,16 @@ class AdoscalePolicy:
             for agent in sim.agents.values()
             if agent.registered_at is None
         ]
+        if self.queue.standby_schedule:
+            ages.append(self._next_schedule_change(sim.now))
         return min(ages, default=math.inf)
+
+    def _next_schedule_change(self, now_s: float) -> float:
+        """When the standby schedule's window in force may change next (kept until passed)."""
+        if now_s >= self._schedule_change:
+            change = next_change(self.queue.standby_schedule, at(now_s, self.epoch))
+            self._schedule_change = math.inf if change is None else _seconds(change, self.epoch)
+        return self._schedule_change
 
     def next_poll_at(self, now: float) -> float:
         """The poller's own cadence (``adoscale.cycles.Cadence``): every interval while
@@ -203,10 +225,10 @@ class AdoscalePolicy:
 
     def _job(self, job: SimJob) -> JobRequest:
         """A waiting job as jobrequests lists it; once taken, with its agent and times."""
-        taken = at(job.assigned_at) if job.assigned_at is not None else None
+        taken = at(job.assigned_at, self.epoch) if job.assigned_at is not None else None
         job.view = model = JobRequest(
             request_id=job.index + 1,
-            queue_time=at(job.queue_time),
+            queue_time=at(job.queue_time, self.epoch),
             demands=job.demands,
             assign_time=taken,
             receive_time=taken,
@@ -223,10 +245,10 @@ class AdoscalePolicy:
             name=agent.name,
             online=agent.state != REARMING,
             enabled=agent.state != DRAINING,
-            created_on=at(agent.registered_at or 0.0),
+            created_on=at(agent.registered_at or 0.0, self.epoch),
             assigned_request_id=agent.job.index + 1 if agent.job is not None else None,
             last_job_finished=(
-                at(agent.last_finished) if agent.last_finished is not None else None
+                at(agent.last_finished, self.epoch) if agent.last_finished is not None else None
             ),
         )
         return model
@@ -239,7 +261,7 @@ class AdoscalePolicy:
             agent_name=agent.name,
             last_status="RUNNING" if agent.registered_at is not None else "PROVISIONING",
             desired_status="RUNNING",
-            created_at=at(agent.launched_at),
+            created_at=at(agent.launched_at, self.epoch),
         )
         return model
 

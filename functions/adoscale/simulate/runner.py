@@ -51,6 +51,8 @@ def matching_jobs(trace: Trace, params: SimParams) -> tuple[list[TraceJob], int]
 def run_policy(
     name: str, trace: Trace, params: SimParams, *, record_timeline: bool = False
 ) -> RunResult:
+    if params.clock_start is None and trace.start is not None:
+        params = replace(params, clock_start=trace.start)
     jobs, _ = matching_jobs(trace, params)
     started = time.perf_counter()
     if name == ORACLE:

@@ -6,10 +6,13 @@ Two file formats, both small and hand-editable:
   seconds the job ran once an agent had it, and the demands separated by ``;``. An
   optional fourth column ``observed_wait`` carries the wait the organisation really saw
   (traces taken from Azure DevOps history have it). Lines starting with ``#`` are comments;
-  a comment ``# span_s=86400`` sets the span as JSON's ``span_s`` does.
+  a comment ``# span_s=86400`` sets the span as JSON's ``span_s`` does, and
+  ``# start=2026-01-05T00:00:00+00:00`` the instant of second 0 as JSON's ``start`` does.
 - JSON: a list of ``{"queue_time", "duration", "demands"?, "observed_wait"?}`` objects, or
   ``{"name"?, "span_s"?, "jobs": [...]}``; ``span_s`` stretches the billed window past the
-  last job (a trace of a whole day keeps standby agents billed until midnight).
+  last job (a trace of a whole day keeps standby agents billed until midnight); ``start``
+  (ISO 8601 with a UTC offset) is the real instant of second 0, so standby schedules and
+  weekly patterns see real weekdays and wall clocks (default: Monday 2026-01-05 00:00 UTC).
 
 Every error names the file, the line (CSV) or index (JSON) and the field.
 """
@@ -22,13 +25,15 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from adoscale.exceptions import InputError
 
-BUNDLED = ("bursty", "steady")
+BUNDLED = ("bursty", "steady")  # one day each
+BUNDLED_WEEKS = ("working-hours",)  # a week of Berlin office hours with a weekend
 CSV_FIELDS = ("queue_time", "duration", "demands", "observed_wait")
 MAX_PROBLEMS = 20  # a broken file reports its first few problems, not thousands
 
@@ -50,6 +55,7 @@ class Trace:
     name: str
     jobs: tuple[TraceJob, ...]
     span_s: float | None = None
+    start: datetime | None = None  # the instant of second 0 (None: the simulator's epoch)
 
     def __post_init__(self) -> None:
         ordered = tuple(sorted(self.jobs, key=lambda job: job.queue_time))
@@ -65,8 +71,8 @@ class Trace:
 
 
 def load_trace(source: str) -> Trace:
-    """A bundled trace by name (``bursty``, ``steady``) or a CSV/JSON file by path."""
-    if source in BUNDLED:
+    """A bundled trace by name (``bursty``, ``steady``, ``working-hours``) or a file by path."""
+    if source in BUNDLED or source in BUNDLED_WEEKS:
         text = resources.files("adoscale.simulate").joinpath(f"traces/{source}.csv").read_text()
         return parse_csv(text, source)
     path = Path(source)
@@ -74,7 +80,10 @@ def load_trace(source: str) -> Trace:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(
-            [f"trace: no such file {source!r} (or a bundled name: {', '.join(BUNDLED)})"]
+            [
+                f"trace: no such file {source!r} (or a bundled name:"
+                f" {', '.join(BUNDLED + BUNDLED_WEEKS)})"
+            ]
         ) from None
     except IsADirectoryError:
         raise InputError([f"trace: {source} is a directory"]) from None
@@ -87,6 +96,7 @@ def load_trace(source: str) -> Trace:
 
 def parse_csv(text: str, name: str) -> Trace:
     span = _csv_span(text, name)
+    start = _csv_start(text, name)
     lines = [
         (number, line)
         for number, line in enumerate(text.splitlines(), start=1)
@@ -112,7 +122,7 @@ def parse_csv(text: str, name: str) -> Trace:
         values = dict(zip(columns, (cell.strip() for cell in row), strict=False))
         values["demands"] = [d for d in values.get("demands", "").split(";") if d.strip()]
         _collect(jobs, problems, values, f"{name} line {number}")
-    return _finish(name, jobs, problems, span)
+    return _finish(name, jobs, problems, span, start)
 
 
 def _csv_span(text: str, name: str) -> float | None:
@@ -126,20 +136,49 @@ def _csv_span(text: str, name: str) -> float | None:
     return None
 
 
+def _csv_start(text: str, name: str) -> datetime | None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        body = line.strip().lstrip("#").strip()
+        if line.lstrip().startswith("#") and body.startswith("start="):
+            return _instant(body.partition("=")[2].strip(), f"{name} line {number}: start")
+    return None
+
+
+def _instant(raw: Any, where: str) -> datetime:
+    """An ISO 8601 instant with a UTC offset (a wall time alone names no instant)."""
+    try:
+        instant = (
+            datetime.fromisoformat(raw.replace("Z", "+00:00")) if isinstance(raw, str) else None
+        )
+    except ValueError:
+        instant = None
+    if instant is None or instant.tzinfo is None:
+        raise InputError(
+            [
+                f"{where}: expected an ISO 8601 instant with an offset, e.g."
+                " 2026-01-05T00:00:00+00:00"
+            ]
+        )
+    return instant
+
+
 def parse_json(text: str, name: str) -> Trace:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise InputError([f"{name}: not JSON: {error.msg} at line {error.lineno}"]) from None
     span: float | None = None
+    start: datetime | None = None
     if isinstance(document, Mapping):
-        unknown = sorted(set(document) - {"name", "span_s", "jobs"})
+        unknown = sorted(set(document) - {"name", "span_s", "start", "jobs"})
         if unknown:
             raise InputError([f"{name}: unknown field {field!r}" for field in unknown])
         if "span_s" in document:
             span = _number(document["span_s"])
             if span is None or span < 0:
                 raise InputError([f"{name}.span_s: expected a number >= 0"])
+        if "start" in document:
+            start = _instant(document["start"], f"{name}.start")
         name = str(document.get("name") or name)
         document = document.get("jobs")
     if not isinstance(document, list):
@@ -156,7 +195,7 @@ def parse_json(text: str, name: str) -> Trace:
             problems.extend(f"{where}: unknown field {field!r}" for field in unknown)
             continue
         _collect(jobs, problems, dict(item), where)
-    return _finish(name, jobs, problems, span)
+    return _finish(name, jobs, problems, span, start)
 
 
 def _collect(jobs: list[TraceJob], problems: list[str], values: dict[str, Any], where: str) -> None:
@@ -204,14 +243,20 @@ def _number(raw: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _finish(name: str, jobs: list[TraceJob], problems: list[str], span: float | None) -> Trace:
+def _finish(
+    name: str,
+    jobs: list[TraceJob],
+    problems: list[str],
+    span: float | None,
+    start: datetime | None = None,
+) -> Trace:
     if problems:
         extra = len(problems) - MAX_PROBLEMS
         shown = problems[:MAX_PROBLEMS] + ([f"... and {extra} more"] if extra > 0 else [])
         raise InputError(shown)
     if not jobs:
         raise InputError([f"{name}: the trace has no jobs"])
-    return Trace(name=name, jobs=tuple(jobs), span_s=span)
+    return Trace(name=name, jobs=tuple(jobs), span_s=span, start=start)
 
 
 def to_csv(trace: Trace, comments: Sequence[str] = ()) -> str:
@@ -223,6 +268,8 @@ def to_csv(trace: Trace, comments: Sequence[str] = ()) -> str:
         out.write(f"# {comment}\n")
     if trace.span_s is not None:
         out.write(f"# span_s={trace.span_s:g}\n")
+    if trace.start is not None:
+        out.write(f"# start={trace.start.isoformat()}\n")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_FIELDS if with_observed else CSV_FIELDS[:3])
     for job in jobs:
