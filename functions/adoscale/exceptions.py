@@ -135,3 +135,24 @@ class AwsUnavailableError(AdoscaleError):
     """
 
     kind: ClassVar[str] = "aws_unavailable"
+
+
+class PartialWriteError(AdoscaleError):
+    """An all-or-nothing write failed and undoing its earlier part failed too.
+
+    Carries both errors and exactly which items are left holding the new values, so the
+    operator can put the file again or repair those items by name.
+    """
+
+    kind: ClassVar[str] = "partial_write"
+
+    def __init__(
+        self, original: BaseException, undo_error: BaseException, left_written: Sequence[str]
+    ) -> None:
+        self.original = original
+        self.undo_error = undo_error
+        self.left_written = list(left_written)
+        super().__init__(
+            f"the write failed ({original}) and undoing it failed too ({undo_error}): "
+            f"{len(self.left_written)} item(s) are left written: {', '.join(self.left_written)}"
+        )

@@ -65,6 +65,11 @@ def stack_metric_data(
     return data
 
 
+def alerts_not_sent_datum(count: int, when: datetime) -> dict[str, Any]:
+    """Stack-level ``AlertsNotSent``: alerts SNS refused this cycle (each is in the log)."""
+    return _datum("AlertsNotSent", count, "Count", when)
+
+
 def _datum(
     name: str,
     value: float,

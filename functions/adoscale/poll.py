@@ -21,19 +21,29 @@ from adoscale.counting import QueueCounts, assign_waiting_jobs, count_queue
 from adoscale.ecs import AgentTasks
 from adoscale.exceptions import AdoAuthError, AdoError, QueueConfigError
 from adoscale.executions import STARTED, ExecutionStarter
-from adoscale.metrics import MetricsPublisher, QueueMetrics, queue_metric_data, stack_metric_data
+from adoscale.faults import ALERT_TOPIC, QUEUE_TABLE, LastGood, fault
+from adoscale.metrics import (
+    MetricsPublisher,
+    QueueMetrics,
+    alerts_not_sent_datum,
+    queue_metric_data,
+    stack_metric_data,
+)
 from adoscale.models import Agent, AgentTask, Headroom, JobRequest
 from adoscale.naming import poll_slot
 from adoscale.policy import NONE, Decision, allocate_headroom, decide, launches_wanted, needs_reap
 from adoscale.redact import Redactor
 from adoscale.schema import Queue
 from adoscale.settings import Settings
-from adoscale.store import QueueStore
+from adoscale.store import QueueStore, ScanResult
 from adoscale.workflow.request import ScalingRequest
 
 LOG = logging.getLogger(__name__)
 STACK = "-"
 REAP = "reap"
+# How long a warm container keeps scaling on the queue items it last read while the
+# queue table cannot be read (throttled, unreachable): a blip, not an outage.
+STALE_QUEUES_LIMIT = timedelta(minutes=5)
 
 OrgKey = tuple[str, str]
 
@@ -119,6 +129,7 @@ class Poller:
         self._headroom_unknown_logged: set[str] = set()
         self._orgs_launching: set[OrgKey] = set()
         self.last_report: PollReport | None = None
+        self._last_scan: LastGood[ScanResult] = LastGood(STALE_QUEUES_LIMIT)
         # Kept for the container's life: threads are not re-created every minute.
         self._executor = ThreadPoolExecutor(settings.max_workers, thread_name_prefix="poll")
 
@@ -133,8 +144,20 @@ class Poller:
 
         The service hook's poll passes ``organization`` (only that organisation's queues,
         and no metrics: the scheduled cycles publish the stack's) and ``slot_seconds`` (its
-        executions are named by its debounce window, not by the poll interval)."""
-        self.last_report = _Cycle(self, act, organization, slot_seconds).run()
+        executions are named by its debounce window, not by the poll interval).
+
+        Never raises: a failure nobody foresaw is this cycle's ``internal_error`` (logged
+        with its traceback, alerted), and the next cycle starts afresh.
+        """
+        try:
+            self.last_report = _Cycle(self, act, organization, slot_seconds).run()
+        except Exception as error:  # a result and an alert, not a dead Lambda
+            LOG.exception("poll cycle failed")
+            message = Redactor(self._connections.known_secrets()).text(repr(error))
+            failure = PollError(STACK, "internal_error", f"poll cycle failed: {message}")
+            self.last_report = PollReport(errors=[failure])
+            if act:
+                self._alert(failure)
         return self.last_report
 
     # Used by _Cycle; kept here so the collaborators stay private to the Poller.
@@ -165,7 +188,7 @@ class _Cycle:
         self.headroom_requests: dict[OrgKey, Future[Headroom | None]] = {}
 
     def run(self) -> PollReport:
-        scan = self.p._store.scan()
+        scan = self.read_queues()
         queues, invalid = usable_queues(scan.queues, self.p._settings.task_definitions)
         if self.organization is not None:
             queues = [q for q in queues if self.p._connections.key(q)[0] == self.organization]
@@ -186,10 +209,31 @@ class _Cycle:
             publishing = self.p._executor.submit(self.publish_metrics, invalid_count)
             self.start_executions()
             publishing.result()
+            self.report_alert_path()
         self.report.ado_requests = self.p._connections.requests_made() - self.requests_before
         return self.report
 
     # ---- steps --------------------------------------------------------------------
+
+    def read_queues(self) -> ScanResult:
+        """The queue items. When the table cannot be read, an error that says why, and a
+        warm container keeps scaling on the items it read moments ago (never once the
+        table is missing); otherwise no queue is scaled this cycle."""
+        try:
+            scan = self.p._store.scan()
+        except Exception as error:  # noqa: BLE001 - a result and an alert, not a dead Lambda
+            failure = fault(QUEUE_TABLE, f"reading the queue table {self.p._store.table}", error)
+            stale = self.p._last_scan.fallback(failure, self.now)
+            if stale is None:
+                self.fail(PollError(STACK, failure.kind, f"{failure.message}; nothing scaled"))
+                return ScanResult()
+            scan, read_at = stale
+            age = int((self.now - read_at).total_seconds())
+            note = f"{failure.message}; scaling on the items read {age} s ago"
+            self.fail(PollError(STACK, failure.kind, note))
+            return scan
+        self.p._last_scan.remember(scan, self.now)
+        return scan
 
     def list_tasks(self) -> tuple[dict[str, list[AgentTask]], bool]:
         """Without ECS we cannot tell what is starting, so nothing is launched this cycle."""
@@ -385,6 +429,24 @@ class _Cycle:
             when=self.now,
         )
         self.p._metrics.publish(data)
+
+    def report_alert_path(self) -> None:
+        """Faults of the alert path itself (state table, topic) met this cycle: in the
+        result, alerted through whatever still works, and a metric of alerts not sent,
+        because when SNS is down the log and that metric are all that is left."""
+        alerter = self.p._alerter
+        faults, unsent = alerter.drain_faults()
+        for found in faults:
+            if found.resource != ALERT_TOPIC:  # the topic cannot carry news of its own fault
+                alerter.publish(found.kind, None, self.clean(found.message))
+        more, unsent_more = alerter.drain_faults()
+        seen: set[str] = set()
+        for found in [*faults, *more]:
+            if found.kind not in seen:
+                seen.add(found.kind)
+                self.report.errors.append(PollError(STACK, found.kind, self.clean(found.message)))
+        if unsent + unsent_more:
+            self.p._metrics.publish([alerts_not_sent_datum(unsent + unsent_more, self.now)])
 
     # ---- failures -----------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import decimal
-import numbers
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,19 +19,28 @@ from marshmallow import (
     validates_schema,
 )
 
+from adoscale.attributes import item_size, to_attribute_map
 from adoscale.exceptions import QueueConfigError
 from adoscale.standby import StandbyWindow, parse_schedule, schedule_items
 
 # "placeholder..." is reserved: agent names would read as another queue's placeholder.
-QUEUE_NAME_PATTERN = r"^(?!placeholder(-|$))[a-z0-9][a-z0-9-]{0,31}$"
-PROFILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+# Patterns end in \Z, not $ ("$" also matches before a final newline), and spell digits
+# [0-9]: "\d" also matches Arabic-Indic or fullwidth digits.
+QUEUE_NAME_PATTERN = r"^(?!placeholder(-|\Z))[a-z0-9][a-z0-9-]{0,31}\Z"
+PROFILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z"
 # Capabilities reach the agent as environment variables (C7): no '=', no control
 # characters, and not the names the agent image itself reads.
 CAPABILITY_NAME_PATTERN = (
     r"^(?!(?i:AZP_|VSTS_AGENT_INPUT_|VSO_AGENT_IGNORE$|PATH$|HOME$))[^=\x00-\x1f\x7f]+$"
 )
 CAPABILITY_NAME_ERROR = "not usable as a capability name (reserved, '=' or control character)"
-SECRET_ARN_PATTERN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$"  # noqa: S105 (a pattern, not a secret)
+# C0 and C1 control characters, DEL, and lone surrogates.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+MAX_DIGITS = 18  # whole numbers beyond this are refused before int() (every field is < 10**4)
+# DynamoDB refuses items over 400 KB; the same count is checked here so `validate` refuses
+# exactly the items `put` could not write (a few bytes under the service's own limit).
+MAX_ITEM_BYTES = 400_000
+SECRET_ARN_PATTERN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[!-~]{1,512}\Z"  # noqa: S105 (a pattern, not a secret)
 
 
 @dataclass(frozen=True)
@@ -79,22 +89,62 @@ class Queue:
 
 
 class WholeNumber(fields.Field):
-    """An integer that also accepts DynamoDB's Decimal, but never a bool, a string or 1.5."""
+    """An integer that also accepts DynamoDB's Decimal, but never a bool, a string or 1.5.
 
-    default_error_messages = {"invalid": "Not a whole number."}
+    Magnitudes are checked before ``int()``: ``Decimal("1e999999999")`` is a short value
+    whose integer would take gigabytes.
+    """
+
+    default_error_messages = {
+        "invalid": "Not a whole number.",
+        "too_large": f"Not a whole number of at most {MAX_DIGITS} digits.",
+    }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, numbers.Number):
+        if isinstance(value, bool) or not isinstance(value, int | float | decimal.Decimal):
             raise self.make_error("invalid")
-        try:
-            whole = int(value)
-        except (ValueError, OverflowError, decimal.InvalidOperation) as error:
-            raise self.make_error("invalid") from error
+        if isinstance(value, int):
+            if abs(value) >= 10**MAX_DIGITS:
+                raise self.make_error("too_large")
+            return value
+        if isinstance(value, float):
+            if not math.isfinite(value) or not value.is_integer():
+                raise self.make_error("invalid")
+            if abs(value) >= 10.0**MAX_DIGITS:
+                raise self.make_error("too_large")
+            return int(value)
+        if not value.is_finite():
+            raise self.make_error("invalid")
+        if not value.is_zero() and value.adjusted() >= MAX_DIGITS:
+            raise self.make_error("too_large")
+        whole = int(value)
         if whole != value:
             raise self.make_error("invalid")
         return whole
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return value
+
+
+class Text(fields.String):
+    """A ``str`` (never bytes, which marshmallow's String decodes) without control
+    characters or lone surrogates: they reach terminals, logs, agent environments and
+    DynamoDB, whose UTF-8 has no surrogates."""
+
+    default_error_messages = {
+        "invalid": "Not a string.",
+        "control": "Contains the control character {char}; none are allowed.",
+        "surrogate": "Contains a lone surrogate ({char}): not valid Unicode text.",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        found = _UNPRINTABLE.search(value)
+        if found is not None:
+            char = found.group()
+            kind = "surrogate" if "\ud800" <= char <= "\udfff" else "control"
+            raise self.make_error(kind, char=f"U+{ord(char):04X}")
         return value
 
 
@@ -133,29 +183,27 @@ class QueueSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    queue = fields.String(required=True, validate=validate.Regexp(QUEUE_NAME_PATTERN))
-    pool = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    queue = Text(required=True, validate=validate.Regexp(QUEUE_NAME_PATTERN))
+    pool = Text(required=True, validate=validate.Length(min=1, max=256))
     enabled = StrictBoolean(load_default=True)
     max_agents = WholeNumber(required=True, validate=validate.Range(min=1, max=1000))
     standby_agents = WholeNumber(load_default=0, validate=validate.Range(min=0, max=1000))
     idle_timeout_minutes = WholeNumber(load_default=10, validate=validate.Range(min=1, max=1440))
-    agent_profile = fields.String(
-        load_default="default", validate=validate.Regexp(PROFILE_NAME_PATTERN)
-    )
+    agent_profile = Text(load_default="default", validate=validate.Regexp(PROFILE_NAME_PATTERN))
     capabilities = fields.Dict(
-        keys=fields.String(
+        keys=Text(
             validate=[
                 validate.Length(min=1, max=256),
                 validate.Regexp(CAPABILITY_NAME_PATTERN, error=CAPABILITY_NAME_ERROR),
             ]
         ),
         # the agent ignores environment values of 1024 characters or more
-        values=fields.String(validate=validate.Length(max=1023)),
+        values=Text(validate=validate.Length(max=1023)),
         load_default=None,
     )
     spot = StrictBoolean(load_default=False)
     organization_url = fields.Url(schemes={"https", "http"}, require_tld=False, load_default=None)
-    pat_secret_arn = fields.String(load_default=None, validate=validate.Regexp(SECRET_ARN_PATTERN))
+    pat_secret_arn = Text(load_default=None, validate=validate.Regexp(SECRET_ARN_PATTERN))
     standby_schedule = StandbySchedule(load_default=())
     max_jobs_per_agent = WholeNumber(load_default=1, validate=validate.Range(min=1, max=1000))
 
@@ -184,6 +232,18 @@ class QueueSchema(Schema):
         pool = data.get("pool")
         if isinstance(pool, str) and not pool.strip():
             raise ValidationError("must not be blank", "pool")
+
+    @validates_schema(skip_on_field_errors=True)
+    def _fits_in_dynamodb(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        attributes = to_attribute_map(Queue(**data).to_item())
+        size = item_size(attributes)
+        if size > MAX_ITEM_BYTES:
+            biggest = max(attributes, key=lambda name: item_size({name: attributes[name]}))
+            raise ValidationError(
+                f"the item is {size} bytes as DynamoDB counts them, over the "
+                f"{MAX_ITEM_BYTES} bytes an item may hold ({biggest} is the largest part)",
+                biggest,
+            )
 
     @post_load
     def _to_queue(self, data: dict[str, Any], **kwargs: Any) -> Queue:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 import boto3
@@ -161,7 +162,7 @@ BAD_INPUTS = [
         "yaml-syntax-error",
         "q.yaml",
         "queue: a\n  pool: P\n",
-        ["q.yaml: YAML syntax error at line 2, column 7: mapping values are not allowed here"],
+        ["q.yaml: YAML syntax error at line 2, column 7: mapping values are not allowed"],
     ),
     (
         "json-syntax-error",
@@ -463,6 +464,135 @@ def test_unreachable_endpoint_exits_1(monkeypatch):
 
     assert result.exit_code == 1
     assert result.stderr.startswith("error: cannot reach AWS at http://127.0.0.1:9")
+
+
+OSC = "\x1b]0;owned\x07"
+CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+@pytest.fixture
+def odd_items(dynamodb, table):
+    """A valid queue beside items only `aws dynamodb put-item` could write."""
+    put_raw(dynamodb, table, {"queue": "good", "pool": "Linux", "max_agents": 2})
+    base = {"pool": {"S": "Linux"}, "max_agents": {"N": "1"}}
+    dynamodb.put_item(
+        TableName=table, Item={**base, "queue": {"S": "bin"}, "pool": {"B": b"\x00\xff"}}
+    )
+    dynamodb.put_item(
+        TableName=table,
+        Item={**base, "queue": {"S": "sets"}, "capabilities": {"M": {"x": {"SS": ["a"]}}}},
+    )
+    dynamodb.put_item(
+        TableName=table, Item={**base, "queue": {"S": f"evil{OSC}"}, "pool": {"S": f"p{OSC}"}}
+    )
+    return ["bin", "sets", f"evil{OSC}"]
+
+
+def test_list_get_export_survive_any_attribute_type_and_print_no_escapes(run, odd_items):
+    listed = run("queues", "list")
+    as_json = run("--output", "json", "queues", "list")
+    got = run("queues", "get", "bin")
+    got_evil = run("queues", "get", f"evil{OSC}")
+    exported = run("queues", "export")
+
+    assert listed.exit_code == 0, listed.output
+    assert "INVALID bin: pool: DynamoDB type B" in listed.output
+    assert "INVALID sets: capabilities.x: DynamoDB type SS" in listed.output
+    assert "INVALID evil\\x1b]0;owned\\x07" in listed.output
+    invalid = {entry["queue"] for entry in json.loads(as_json.stdout)["invalid"]}
+    assert invalid == set(odd_items)
+    assert got.exit_code == 1
+    assert "stored but invalid" in got.stderr
+    assert got_evil.exit_code == 1
+    assert exported.exit_code == 0
+    assert "# INVALID: pool: DynamoDB type B" in exported.stdout
+    for result in (listed, as_json, got, got_evil, exported):
+        assert "Traceback" not in result.output
+        assert not CONTROL.search(result.output), result.output
+
+
+def test_delete_removes_an_item_of_any_attribute_type(run, dynamodb, table, odd_items):
+    for name in odd_items:
+        result = run("queues", "delete", name)
+        assert result.exit_code == 0, result.output
+        assert not CONTROL.search(result.output)
+
+    assert set(items_in(dynamodb, table)) == {"good"}
+
+
+@pytest.mark.parametrize("command", ["validate", "put"])
+def test_escape_sequences_in_a_file_are_not_echoed_raw(run, tmp_path, command):
+    path = write(
+        tmp_path,
+        "evil.yaml",
+        json.dumps({"queue": f"evil{OSC}", "pool": "P", "max_agents": 1, "x\x1b[2J": 1}),
+    )
+
+    result = run("queues", command, path)
+
+    assert result.exit_code == 2
+    assert "evil\\x1b]0;owned\\x07: queue:" in result.stderr
+    assert "x\\x1b[2J: Unknown field." in result.stderr
+    assert not CONTROL.search(result.output), result.output
+
+
+def test_escape_sequences_in_a_stored_item_are_not_echoed_raw(run, dynamodb, table):
+    put_raw(dynamodb, table, {"queue": "q", "pool": "P", "max_agents": 1, f"k{OSC}": "v"})
+
+    result = run("queues", "get", "q")
+
+    assert result.exit_code == 1
+    assert "k\\x1b]0;owned\\x07: Unknown field." in result.stderr
+    assert not CONTROL.search(result.output), result.output
+
+
+def test_put_reports_both_errors_and_the_items_left_when_an_undo_fails(
+    run, dynamodb, table, tmp_path, monkeypatch
+):
+    # GIVEN 120 queues to put (two transactions) whose second transaction fails, and a
+    # table that refuses every undo of q003
+    from adoscale.store import QueueStore
+
+    monkeypatch.setattr("adoscale.store.UNDO_BACKOFF_SECONDS", 0.0)
+    real = QueueStore.put_all
+
+    def put_all_with_faults(self, queues):
+        from botocore.exceptions import ClientError
+
+        calls = {"n": 0}
+
+        def transaction(**_kwargs):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise ClientError(
+                    {"Error": {"Code": "TransactionCanceledException", "Message": "x"}},
+                    "TransactWriteItems",
+                )
+
+        def undo(params, **_kwargs):
+            if params["Key"]["queue"]["S"] == "q003":
+                raise ClientError(
+                    {"Error": {"Code": "InternalServerError", "Message": "y"}}, "DeleteItem"
+                )
+
+        events = self._dynamodb.meta.events
+        events.register("before-call.dynamodb.TransactWriteItems", transaction)
+        events.register("provide-client-params.dynamodb.DeleteItem", undo)
+        return real(self, queues)
+
+    monkeypatch.setattr(QueueStore, "put_all", put_all_with_faults)
+    items = [{"queue": f"q{n:03d}", "pool": "P", "max_agents": 1} for n in range(120)]
+    path = write(tmp_path, "many.json", json.dumps(items))
+
+    # WHEN they are put
+    result = run("queues", "put", path)
+
+    # THEN one line says what failed, what the undo met, and which item is left
+    assert result.exit_code == 1
+    assert "TransactionCanceledException" in result.stderr
+    assert "InternalServerError" in result.stderr
+    assert "1 item(s) are left with the new values: q003" in result.stderr
+    assert set(items_in(dynamodb, table)) == {"q003"}
 
 
 @pytest.mark.parametrize(

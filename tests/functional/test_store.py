@@ -113,3 +113,85 @@ def test_put_all_undoes_earlier_chunks_when_a_later_one_fails(dynamodb):
 
     # THEN the table is as before: the first chunk was rolled back
     assert store.scan().queues == [original]
+
+
+def failing(dynamodb, operation, decide):
+    """Make ``operation`` calls raise a ClientError whenever ``decide(params)`` is true."""
+    from botocore.exceptions import ClientError
+
+    def maybe_fail(params, **_kwargs):
+        if decide(params):
+            raise ClientError(
+                {"Error": {"Code": "InternalServerError", "Message": "boom"}}, operation
+            )
+
+    dynamodb.meta.events.register(f"provide-client-params.dynamodb.{operation}", maybe_fail)
+
+
+def test_a_failed_undo_is_retried_then_reported_with_both_errors_and_the_items_left(dynamodb):
+    # GIVEN 150 new queues (two transactions); the second fails, and undoing two of the
+    # first hundred keeps failing while one other fails only once (a retry fixes it)
+    from adoscale.exceptions import PartialWriteError
+
+    store = QueueStore(dynamodb, TABLE, sleep=lambda _seconds: None)
+    batch = [Queue(queue=f"q{n:03d}", pool="New", max_agents=2) for n in range(150)]
+    transactions = {"n": 0}
+
+    def second_transaction(_params):
+        transactions["n"] += 1
+        return transactions["n"] == 2
+
+    attempts: dict[str, int] = {}
+
+    def undo_fails(params):
+        name = params["Key"]["queue"]["S"]
+        attempts[name] = attempts.get(name, 0) + 1
+        return name in ("q007", "q042") or (name == "q010" and attempts[name] == 1)
+
+    failing(dynamodb, "TransactWriteItems", second_transaction)
+    failing(dynamodb, "DeleteItem", undo_fails)
+
+    # WHEN the batch is written
+    with pytest.raises(PartialWriteError) as caught:
+        store.put_all(batch)
+
+    # THEN both errors are kept, and exactly the items still written are named
+    error = caught.value
+    assert "TransactWriteItems" in str(error.original)
+    assert "DeleteItem" in str(error.undo_error)
+    assert error.left_written == ["q007", "q042"]
+    assert attempts["q007"] == 3
+    assert attempts["q010"] == 2
+    assert sorted(q.queue for q in store.scan().queues) == ["q007", "q042"]
+
+
+def test_a_binary_or_unknown_attribute_type_is_one_invalid_item(dynamodb):
+    # GIVEN a valid queue and items holding types a queue item never has, at any depth
+    put_raw(dynamodb, {"queue": "good", "pool": "Linux", "max_agents": 3})
+    odd = {
+        "bin": {"pool": {"B": b"\x00\xffLinux"}},
+        "binset": {"capabilities": {"BS": [b"a", b"b"]}},
+        "nested": {"capabilities": {"M": {"docker": {"B": b"x"}}}},
+        "strset": {"pool": {"SS": ["a", "b"]}},
+        "numset": {"max_agents": {"NS": ["1", "2"]}},
+        "null": {"spot": {"NULL": True}},
+        "list": {"standby_schedule": {"L": [{"M": {"days": {"B": b"mon"}}}]}},
+    }
+    paths = {"nested": "capabilities.docker", "list": "standby_schedule[0].days"}
+    base = {"pool": {"S": "Linux"}, "max_agents": {"N": "2"}}
+    for name, attributes in odd.items():
+        dynamodb.put_item(TableName=TABLE, Item={**base, "queue": {"S": name}, **attributes})
+
+    # WHEN the table is scanned
+    result = QueueStore(dynamodb, TABLE).scan()
+
+    # THEN the valid queue is read and every odd item is named with its attribute
+    assert [q.queue for q in result.queues] == ["good"]
+    errors = {error.queue: error.errors for error in result.errors}
+    assert set(errors) == set(odd)
+    for name, attributes in odd.items():
+        path = paths.get(name, next(iter(attributes)))
+        assert any("DynamoDB type" in m for m in errors[name][path]), errors[name]
+        assert "Missing data" not in str(errors[name])
+    with pytest.raises(QueueConfigError):
+        QueueStore(dynamodb, TABLE).get("bin")

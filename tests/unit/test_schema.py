@@ -195,3 +195,50 @@ def test_property_arbitrary_items_never_crash(item):
         parse_queue(item)
     except QueueConfigError as error:
         assert error.lines()
+
+
+ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ado-pat-AbCdEf"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"queue": "linux\n"}, "queue"),
+        ({"queue": "placeholder\n"}, "queue"),
+        ({"agent_profile": "default\n"}, "agent_profile"),
+        ({"pool": "Linux\x1b]0;x\x07"}, "pool"),
+        ({"pool": "Linux\x85"}, "pool"),
+        ({"pool": "Linux\ud800"}, "pool"),
+        ({"pool": b"Linux"}, "pool"),
+        ({"pool": "x" * 257}, "pool"),
+        ({"capabilities": {"docker\n": ""}}, "capabilities.docker\n.key"),
+        ({"capabilities": {"docker": "a\udc00"}}, "capabilities.docker.value"),
+        ({"capabilities": {b"docker": ""}}, "capabilities.b'docker'.key"),
+        (
+            {"pat_secret_arn": ARN.replace("123456789012", "\u0661\u0662\u0663456789012")},
+            "pat_secret_arn",
+        ),
+        (
+            {"pat_secret_arn": ARN.replace("123456789012", "\uff11\uff12\uff13456789012")},
+            "pat_secret_arn",
+        ),
+        ({"pat_secret_arn": ARN + "\n"}, "pat_secret_arn"),
+        ({"max_agents": Decimal("1e999999999")}, "max_agents"),
+        ({"max_agents": 10**5000}, "max_agents"),
+        ({"max_agents": float("inf")}, "max_agents"),
+        ({"max_agents": Decimal("NaN")}, "max_agents"),
+        ({"capabilities": {f"c{i:04d}": "v" * 1000 for i in range(400)}}, "capabilities"),
+    ],
+    ids=lambda v: repr(v)[:40] if isinstance(v, str) else None,
+)
+def test_strings_match_whole_and_hold_no_control_characters(change, field):
+    with pytest.raises(QueueConfigError) as caught:
+        parse_queue({**VALID, **change})
+
+    assert field in caught.value.errors, caught.value.errors
+
+
+def test_the_largest_fields_still_fit_an_item():
+    item = {**VALID, "pool": "p" * 256, "pat_secret_arn": ARN, "capabilities": {"a": "v" * 1023}}
+
+    assert parse_queue(item).pool == "p" * 256

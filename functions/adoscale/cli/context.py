@@ -18,6 +18,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
+from adoscale.cli.terminal import printable
 from adoscale.store import QueueStore
 
 TABLE_ENV = "ADOSCALE_TABLE"
@@ -37,9 +38,9 @@ class BadInputError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         for line in self.problems:
-            click.echo(line, err=True)
+            click.echo(printable(line), err=True)
         if self.summary:
-            click.echo(self.summary, err=True)
+            click.echo(printable(self.summary), err=True)
 
 
 class CommandFailedError(click.ClickException):
@@ -48,7 +49,7 @@ class CommandFailedError(click.ClickException):
     exit_code = 1
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.message}", err=True)
+        click.echo(f"error: {printable(self.message)}", err=True)
 
 
 @dataclass

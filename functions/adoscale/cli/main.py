@@ -24,11 +24,25 @@ from adoscale.cli.context import (
 from adoscale.cli.hooks import hooks
 from adoscale.cli.queues import queues
 from adoscale.cli.status import status
+from adoscale.cli.terminal import printable
 from adoscale.exceptions import InputError
 
 
 class AdoscaleGroup(click.Group):
-    """Turns AWS errors raised anywhere below into one clear line."""
+    """Turns AWS errors raised anywhere below into one clear line, and keeps click's own
+    messages (which quote the arguments given) free of terminal control characters."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as error:
+            raise _printable_error(error) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -36,6 +50,17 @@ class AdoscaleGroup(click.Group):
         except (ClientError, BotoCoreError) as error:
             context = ctx.find_object(CliContext) or CliContext()
             raise CommandFailedError(describe_aws_error(error, context)) from None
+        except click.ClickException as error:
+            raise _printable_error(error) from None
+
+
+def _printable_error(error: click.ClickException) -> click.ClickException:
+    error.message = printable(error.message)
+    for name in ("param_hint", "option_name"):
+        value = getattr(error, name, None)
+        if isinstance(value, str):
+            setattr(error, name, printable(value))
+    return error
 
 
 @click.group(cls=AdoscaleGroup, context_settings={"help_option_names": ["-h", "--help"]})

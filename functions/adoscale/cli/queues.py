@@ -9,12 +9,17 @@ from typing import Any
 import click
 import yaml
 
-from adoscale.cli.context import BadInputError, CliContext, CommandFailedError
+from adoscale.cli.context import (
+    BadInputError,
+    CliContext,
+    CommandFailedError,
+    describe_aws_error,
+)
 from adoscale.cli.documents import apply_queue_document, load_queue_document, plain, read_source
 from adoscale.cli.render import console, echo_json, item_table, queues_table
-from adoscale.exceptions import InputError, QueueConfigError
-from adoscale.schema import parse_queue
-from adoscale.store import from_attribute_map
+from adoscale.cli.terminal import printable
+from adoscale.exceptions import InputError, PartialWriteError, QueueConfigError
+from adoscale.store import from_attribute_map, parse_item
 
 pass_context = click.make_pass_decorator(CliContext)
 
@@ -38,11 +43,13 @@ def put(context: CliContext, file: str) -> None:
         ) from None
     except QueueConfigError as error:  # duplicates caught by the store itself
         raise BadInputError(error.lines(), f"nothing written: invalid {source}") from None
+    except PartialWriteError as error:
+        raise CommandFailedError(_partial_write(error, context)) from None
     names = [queue.queue for queue in written]
     if context.json:
         echo_json({"written": names})
     else:
-        click.echo(f"wrote {len(names)} queue(s) to {context.table}: {', '.join(names)}")
+        click.echo(printable(f"wrote {len(names)} queue(s) to {context.table}: {', '.join(names)}"))
 
 
 @queues.command()
@@ -59,7 +66,7 @@ def validate(context: CliContext, file: str) -> None:
     if context.json:
         echo_json({"valid": names})
     else:
-        click.echo(f"{source}: {len(names)} valid queue(s): {', '.join(names)}")
+        click.echo(printable(f"{source}: {len(names)} valid queue(s): {', '.join(names)}"))
 
 
 @queues.command(name="list")
@@ -79,7 +86,7 @@ def list_queues(context: CliContext) -> None:
         return
     console().print(queues_table(result.queues))
     for error in result.errors:
-        click.echo(f"INVALID {error.queue or '<unnamed>'}: {error.describe()}")
+        click.echo(printable(f"INVALID {error.queue or '<unnamed>'}: {error.describe()}"))
     if result.errors:
         click.echo(
             f"{len(result.errors)} invalid item(s): the poller skips them until they are fixed",
@@ -140,7 +147,7 @@ def delete(context: CliContext, name: str, force: bool) -> None:
     if context.json:
         echo_json({"deleted": name})
     else:
-        click.echo(f"deleted queue {name} from {context.table}")
+        click.echo(printable(f"deleted queue {name} from {context.table}"))
 
 
 @queues.command()
@@ -159,15 +166,16 @@ def export(context: CliContext, fmt: str | None, valid_only: bool) -> None:
     Invalid items are kept (so nothing is lost) and marked: a YAML comment above each,
     and a warning on stderr; `put` refuses the file until they are fixed.
     """
-    items = [plain(item) for item in context.store().raw_items()]
-    problems = {index: _problems(item) for index, item in enumerate(items)}
+    stored = context.store().stored_items()
+    items = [plain(from_attribute_map(raw)) for raw in stored]
+    problems = {index: _problems(raw) for index, raw in enumerate(stored)}
     if valid_only:
         items = [item for index, item in enumerate(items) if not problems[index]]
         problems = {index: [] for index in range(len(items))}
     for index, lines in problems.items():
         if lines:
             name = items[index].get("queue", f"item {index + 1}")
-            click.echo(f"warning: {name} is invalid: {'; '.join(lines)}", err=True)
+            click.echo(printable(f"warning: {name} is invalid: {'; '.join(lines)}"), err=True)
     if (fmt or ("json" if context.json else "yaml")) == "json":
         click.echo(json.dumps(items, indent=2, sort_keys=False))
         return
@@ -179,15 +187,15 @@ def _yaml_export(items: list[dict[str, Any]], problems: dict[int, list[str]]) ->
         return "[]\n"
     chunks = []
     for index, item in enumerate(items):
-        marks = "".join(f"# INVALID: {line}\n" for line in problems[index])
+        marks = "".join(f"# INVALID: {printable(line)}\n" for line in problems[index])
         body = yaml.safe_dump([item], sort_keys=False, allow_unicode=True, default_flow_style=False)
         chunks.append(marks + body)
     return "".join(chunks)
 
 
-def _problems(item: Any) -> list[str]:
+def _problems(raw: dict[str, Any]) -> list[str]:
     try:
-        parse_queue(item)
+        parse_item(raw)
     except QueueConfigError as error:
         return error.lines()
     return []
@@ -205,6 +213,16 @@ def _read(file: str) -> tuple[str, str]:
         return read_source(file, sys.stdin)
     except InputError as error:
         raise BadInputError(error.problems) from None
+
+
+def _partial_write(error: PartialWriteError, context: CliContext) -> str:
+    """Both failures, and the items the operator must now repair or put again."""
+    return (
+        f"write failed: {describe_aws_error(error.original, context)}; undoing the earlier "
+        f"part failed too: {describe_aws_error(error.undo_error, context)}; "
+        f"{len(error.left_written)} item(s) are left with the new values: "
+        f"{', '.join(error.left_written)}"
+    )
 
 
 def _errors(error: InputError) -> str:

@@ -9,7 +9,9 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from adoscale.cli.terminal import literal
 from adoscale.schema import Queue
 
 QUEUE_COLUMNS = (
@@ -34,13 +36,19 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
-def cell(value: Any) -> str:
+def cell(value: Any) -> Text:
+    """A table cell shown literally (no rich markup, no terminal control characters)."""
+    return literal(_cell_text(value))
+
+
+def _cell_text(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, Mapping):
-        return ", ".join(f"{k}={v}" if v else str(k) for k, v in sorted(value.items())) or "{}"
+        pairs = sorted(value.items(), key=lambda pair: str(pair[0]))
+        return ", ".join(f"{k}={v}" if v else str(k) for k, v in pairs) or "{}"
     return str(value)
 
 
@@ -59,7 +67,7 @@ def item_table(item: Mapping[str, Any]) -> Table:
     table.add_column("attribute", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in item.items():
-        table.add_row(key, cell(value))
+        table.add_row(cell(key), cell(value))
     return table
 
 

@@ -19,6 +19,7 @@ import click
 
 from adoscale.cli.context import CliContext, CommandFailedError
 from adoscale.cli.render import console, echo_json, rows_table
+from adoscale.cli.terminal import printable
 from adoscale.exceptions import ConfigError
 from adoscale.naming import parse_execution_name
 
@@ -104,10 +105,11 @@ def status(
     console().print(rows_table(f"status ({source})", COLUMNS, rows))
     for error in result.get("errors", []):
         click.echo(
-            f"{error.get('queue', '-')}: {error.get('kind')}: {error.get('message')}", err=True
+            printable(f"{error.get('queue', '-')}: {error.get('kind')}: {error.get('message')}"),
+            err=True,
         )
     for note in result.get("notes", []):
-        click.echo(note, err=True)
+        click.echo(printable(note), err=True)
 
 
 def _from_metrics(
