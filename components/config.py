@@ -124,6 +124,8 @@ class StackConfig:
     poll_schedule: str = "rate(1 minute)"
     poll_interval_seconds: int = 20
     poll_linger_seconds: int = 600
+    poll_quiet_interval_seconds: int = 20
+    service_hook: bool = True
     boot_wait_seconds: int = 90
     confirm_wait_seconds: int = 15
     tracing: bool = False
@@ -458,6 +460,8 @@ def load_stack_config(config: pulumi.Config) -> StackConfig:
         ),
         poll_interval_seconds=read.number("pollIntervalSeconds", 20, 5, 60),
         poll_linger_seconds=read.number("pollLingerSeconds", 600, 0, 86400),
+        poll_quiet_interval_seconds=read.number("pollQuietIntervalSeconds", 20, 5, 60),
+        service_hook=read.boolean("serviceHook", True),
         boot_wait_seconds=read.number("bootWaitSeconds", 90, 10, 3600),
         confirm_wait_seconds=read.number("confirmWaitSeconds", 15, 1, 600),
         tracing=read.boolean("tracing", False),

@@ -8,7 +8,7 @@ import logging
 import os
 from typing import Any
 
-from adoscale.cycles import run_cycles
+from adoscale.cycles import Cadence, run_cycles
 from adoscale.runtime import PollerRuntime, poller_from_environment
 
 logging.getLogger().setLevel(os.environ.get("ADOSCALE_LOG_LEVEL", "INFO"))
@@ -23,8 +23,9 @@ def _runtime() -> PollerRuntime:
 def handler(event: Any, context: Any) -> dict[str, Any]:
     runtime = _runtime()
     runtime.deadline.reset(_time_left(context))
-    interval = runtime.settings.poll_interval_seconds
-    return run_cycles(runtime.poller, interval, runtime.deadline.remaining, runtime.activity)
+    settings = runtime.settings
+    cadence = Cadence(settings.poll_interval_seconds, settings.poll_quiet_interval_seconds)
+    return run_cycles(runtime.poller, cadence, runtime.deadline.remaining, runtime.activity)
 
 
 def _time_left(context: Any) -> Any:
