@@ -10,6 +10,8 @@
   and an ECS capacity provider each;
 - the scaling state machine and its step Lambdas;
 - the poller Lambda, run every minute by EventBridge Scheduler;
+- the service-hook endpoint (a Lambda function URL) and its generated credentials, unless
+  ``serviceHook`` is false;
 - alarms and a dashboard.
 """
 
@@ -27,6 +29,7 @@ from components.alerts import Alerts, AlertsArgs
 from components.cluster import CONTAINER_NAME, AgentCluster, AgentClusterArgs
 from components.config import StackConfigError, load_stack_config
 from components.ec2_capacity import INTERFACE_ENDPOINTS as EC2_INTERFACE_ENDPOINTS
+from components.hook import HookEndpoint, HookEndpointArgs
 from components.iam import AwsContext
 from components.key import StackKey, StackKeyArgs
 from components.monitoring import Monitoring, MonitoringArgs
@@ -173,11 +176,31 @@ poller = ScheduledPoller(
         schedule=config.poll_schedule,
         poll_interval_seconds=config.poll_interval_seconds,
         poll_linger_seconds=config.poll_linger_seconds,
+        poll_quiet_interval_seconds=config.poll_quiet_interval_seconds,
         log_group_name=f"{log_prefix}poller",
         log_retention_days=config.log_retention_days,
         tracing=config.tracing,
         tags=tags,
     ),
+)
+hook = (
+    HookEndpoint(
+        "hook",
+        HookEndpointArgs(
+            resources=resources,
+            state_machine_arn=workflow.arn,
+            state_machine_name=workflow.state_machine_name,
+            code=code,
+            code_hash=archive.sha256_base64,
+            poll_interval_seconds=config.poll_interval_seconds,
+            log_group_name=f"{log_prefix}hook",
+            log_retention_days=config.log_retention_days,
+            tracing=config.tracing,
+            tags=tags,
+        ),
+    )
+    if config.service_hook
+    else None
 )
 monitoring = Monitoring(
     "monitoring",
@@ -207,3 +230,6 @@ pulumi.export("state_machine_arn", workflow.arn)
 pulumi.export("express_state_machine_arn", workflow.express_arn)
 pulumi.export("poller_function_name", poller.function_name)
 pulumi.export("dashboard_url", monitoring.dashboard_url)
+if hook is not None:
+    pulumi.export("hook_url", hook.url)
+    pulumi.export("hook_secret_arn", hook.secret_arn)

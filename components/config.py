@@ -127,6 +127,8 @@ class StackConfig:
     poll_schedule: str = "rate(1 minute)"
     poll_interval_seconds: int = 20
     poll_linger_seconds: int = 600
+    poll_quiet_interval_seconds: int = 20
+    service_hook: bool = True
     boot_wait_seconds: int = 90
     confirm_wait_seconds: int = 15
     tracing: bool = False
@@ -482,6 +484,12 @@ def load_stack_config(config: pulumi.Config) -> StackConfig:
         poll_linger_seconds=read.number(
             "pollLingerSeconds", DEFAULTS["poll_linger_seconds"], 0, 86400
         ),
+        poll_quiet_interval_seconds=read.number(
+            "pollQuietIntervalSeconds",
+            DEFAULTS["poll_quiet_interval_seconds"],
+            *POLL_INTERVAL_BOUNDS,
+        ),
+        service_hook=read.boolean("serviceHook", DEFAULTS["service_hook"]),
         boot_wait_seconds=read.number("bootWaitSeconds", DEFAULTS["boot_wait_seconds"], 10, 3600),
         confirm_wait_seconds=read.number(
             "confirmWaitSeconds", DEFAULTS["confirm_wait_seconds"], 1, 600

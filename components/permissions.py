@@ -95,6 +95,17 @@ class Grants:
     def add(self, purpose: str, statement: iam.Statement) -> None:
         self._statements.setdefault(purpose, statement)
 
+    def start_executions(self, machines: list[pulumi.Input[str]]) -> None:
+        """Start scaling executions; their data is encrypted with the stack key, so starting
+        one encrypts its input (the key only through Step Functions)."""
+        self.add("start", iam.allow(["states:StartExecution"], machines))
+        self.add(
+            "start-kms",
+            iam.kms_via(
+                self.r.context, self.r.kms_key_arn, "states", ["kms:Decrypt", "kms:GenerateDataKey"]
+            ),
+        )
+
     def need(self, need: str) -> None:
         r = self.r
         if need == steps.ADO:
@@ -204,12 +215,7 @@ def poller_statements(
     machines = [state_machine_arn]
     if express_state_machine_arn is not None:
         machines.append(express_state_machine_arn)
-    grants.add("start", iam.allow(["states:StartExecution"], machines))
-    # the execution data is encrypted with the stack key: starting one encrypts its input
-    grants.add(
-        "start-kms",
-        iam.kms_via(r.context, r.kms_key_arn, "states", ["kms:Decrypt", "kms:GenerateDataKey"]),
-    )
+    grants.start_executions(machines)
     grants.add(
         "describe",
         iam.allow(

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from adoscale.cycles import POLLER_TIMEOUT_SECONDS
 from components import iam
 from components.function import ScopedFunction, ScopedFunctionArgs
 from components.permissions import RuntimeResources, poller_environment, poller_statements
 
 HANDLER = "adoscale.handlers.poller.handler"
-TIMEOUT_SECONDS = 55  # cycles every pollIntervalSeconds, done before the next invocation
+TIMEOUT_SECONDS = POLLER_TIMEOUT_SECONDS  # cycles on the cadence, done before the next invocation
 MEMORY_MB = 512  # more memory is more CPU: queues are polled in parallel threads
 
 
@@ -32,6 +33,7 @@ class PollerArgs:
     schedule: str
     poll_interval_seconds: int
     poll_linger_seconds: int
+    poll_quiet_interval_seconds: int
     log_group_name: str
     log_retention_days: int
     tracing: bool
@@ -75,6 +77,7 @@ class ScheduledPoller(pulumi.ComponentResource):
                     ),
                     "ADOSCALE_POLL_INTERVAL_SECONDS": str(args.poll_interval_seconds),
                     "ADOSCALE_POLL_LINGER_SECONDS": str(args.poll_linger_seconds),
+                    "ADOSCALE_POLL_QUIET_INTERVAL_SECONDS": str(args.poll_quiet_interval_seconds),
                 },
                 statements=poller_statements(
                     resources,

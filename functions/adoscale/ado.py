@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -254,6 +255,52 @@ class AdoClient:
                 f"{len(ids)} agent pools named {name!r} in {self._org_url} (ids {sorted(ids)})"
             )
         return ids[0]
+
+    def project(self, project: str) -> dict[str, Any] | None:
+        """A project by id or name (``{"id", "name", ...}``), or None when the organisation
+        has none such. Needs the PAT scope Project and Team (Read)."""
+        body = self._call(
+            "GET",
+            f"projects/{quote(project, safe='')}",
+            params={"api-version": API_VERSION},
+            not_found="none",
+        )
+        if body is None:
+            return None
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+            raise AdoBadResponseError(f"GET projects/{project}: no project id in the answer")
+        return body
+
+    def hook_subscriptions(self) -> list[dict[str, Any]]:
+        """The organisation's service-hook subscriptions (scope Service Hooks (Read))."""
+        body = self._call("GET", "hooks/subscriptions", params={"api-version": API_VERSION})
+        items = body.get("value") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise AdoBadResponseError("GET hooks/subscriptions: no value list in the answer")
+        return [item for item in items if isinstance(item, dict)]
+
+    def create_hook_subscription(self, subscription: Mapping[str, Any]) -> dict[str, Any]:
+        """Create one subscription (scope Service Hooks (Read & Write)); returns it with id."""
+        body = self._call(
+            "POST",
+            "hooks/subscriptions",
+            params={"api-version": API_VERSION},
+            json_body=dict(subscription),
+        )
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+            raise AdoBadResponseError("POST hooks/subscriptions: no subscription id in the answer")
+        return body
+
+    def delete_hook_subscription(self, subscription_id: str) -> bool:
+        """True when deleted, False when it was already gone."""
+        result = self._call(
+            "DELETE",
+            f"hooks/subscriptions/{quote(subscription_id, safe='')}",
+            params={"api-version": API_VERSION},
+            not_found="none",
+            expect_json=False,
+        )
+        return result is not None
 
     def job_requests(self, pool_id: int) -> list[JobRequest]:
         """Pending and running jobs of a pool (finished ones are left out)."""

@@ -150,14 +150,24 @@ class Poller:
         self._last_pools: set[tuple[OrgKey, int]] = set()  # fetched last cycle
         self.only_organization: str | None = None  # one invocation per organisation
 
-    def poll(self, *, act: bool = True) -> PollReport:
+    def poll(
+        self,
+        *,
+        act: bool = True,
+        organization: str | None = None,
+        slot_seconds: int | None = None,
+    ) -> PollReport:
         """One cycle. With ``act=False`` nothing is started, published or alerted.
+
+        The service hook's poll passes ``organization`` (only that organisation's queues,
+        and no metrics: the scheduled cycles publish the stack's) and ``slot_seconds`` (its
+        executions are named by its debounce window, not by the poll interval).
 
         Never raises: a failure nobody foresaw is this cycle's ``internal_error`` (logged
         with its traceback, alerted), and the next cycle starts afresh.
         """
         try:
-            self.last_report = _Cycle(self, act).run()
+            self.last_report = _Cycle(self, act, organization, slot_seconds).run()
         except Exception as error:  # a result and an alert, not a dead Lambda
             LOG.exception("poll cycle failed")
             message = Redactor(self._connections.known_secrets()).text(repr(error))
@@ -176,9 +186,17 @@ class Poller:
 class _Cycle:
     """The state of one cycle, so the steps read as a list."""
 
-    def __init__(self, poller: Poller, act: bool) -> None:
+    def __init__(
+        self,
+        poller: Poller,
+        act: bool,
+        organization: str | None = None,
+        slot_seconds: int | None = None,
+    ) -> None:
         self.p = poller
         self.act = act
+        self.organization = organization.rstrip("/") if organization else None
+        self.slot_seconds = slot_seconds or poller._settings.poll_interval_seconds
         self.now = poller._clock()
         self.report = PollReport()
         self.redactor = Redactor(poller._connections.known_secrets())
@@ -190,11 +208,14 @@ class _Cycle:
         self.prefetched: dict[tuple[tuple[OrgKey, int], str], Future[Any]] = {}
 
     def run(self) -> PollReport:
-        self.prefetch()
+        if self.organization is None:  # a hook's poll reads one organisation, nothing more
+            self.prefetch()
         scan = self.read_queues()
         queues, invalid = usable_queues(
             scan.queues, self.p._settings.task_definitions, self.p._settings.organizations()
         )
+        if self.organization is not None:
+            queues = [q for q in queues if self.p._connections.key(q)[0] == self.organization]
         for error in [*scan.errors, *invalid]:
             self.fail(
                 PollError(error.queue or STACK, error.kind, error.describe()),
@@ -209,10 +230,11 @@ class _Cycle:
         running = [self.p._shards.submit(self.run_shard, shard, tasks_listing) for shard in shards]
         failures = [failed for shard in running if (failed := shard.exception()) is not None]
         tasks_listing.result()
-        if self.act:
+        if self.act and self.organization is None:  # a hook's poll leaves metrics alone
             self.publish_metrics(len(scan.errors) + len(invalid))
             self.report_alert_path()
-        self.p._last_pools = set(self.pool_of.values())
+        if self.organization is None:
+            self.p._last_pools = set(self.pool_of.values())
         self.report.ado_requests = self.p._connections.requests_made() - self.requests_before
         if failures:
             raise failures[0]  # a bug, not an Azure DevOps failure: the handler reports it
@@ -539,7 +561,7 @@ class _Cycle:
             for name, outcome in sorted(self.report.outcomes.items())
             if name in names and (action := execution_action(outcome)) is not None
         ]
-        slot = poll_slot(self.now, self.p._settings.poll_interval_seconds)
+        slot = poll_slot(self.now, self.slot_seconds)
         futures = [(r, self.p._executor.submit(starter.start, r, slot)) for r in requests]
         for request, future in futures:
             try:

@@ -63,6 +63,8 @@ class Settings:
     max_task_lifetime_seconds: int = 6 * 3600
     poll_interval_seconds: int = 20
     poll_linger_seconds: int = 600
+    poll_quiet_interval_seconds: int = 20
+    hook_secret_arn: str = ""
     profile_launch: Mapping[str, ProfileLaunch] = field(default_factory=dict, hash=False)
 
     def launch_of(self, profile: str) -> ProfileLaunch:
@@ -200,6 +202,8 @@ VARIABLES: Mapping[str, tuple[str, Any]] = {
     "ADOSCALE_MAX_TASK_LIFETIME_SECONDS": ("max_task_lifetime_seconds", _positive_int),
     "ADOSCALE_POLL_INTERVAL_SECONDS": ("poll_interval_seconds", _poll_interval),
     "ADOSCALE_POLL_LINGER_SECONDS": ("poll_linger_seconds", _whole_seconds),
+    "ADOSCALE_POLL_QUIET_INTERVAL_SECONDS": ("poll_quiet_interval_seconds", _poll_interval),
+    "ADOSCALE_HOOK_SECRET_ARN": ("hook_secret_arn", _arn),
     "ADOSCALE_PROFILE_LAUNCH": ("profile_launch", capacity.loads),
 }
 

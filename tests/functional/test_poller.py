@@ -380,6 +380,7 @@ def test_handler_runs_a_cycle_with_the_lambda_context(monkeypatch, stack, ado):
     for variable, value in stack.env.items():
         monkeypatch.setenv(variable, value)
     monkeypatch.setenv("ADOSCALE_POLL_INTERVAL_SECONDS", "60")  # one cycle per invocation
+    monkeypatch.setenv("ADOSCALE_POLL_QUIET_INTERVAL_SECONDS", "60")
     poller_handler.handler.reset()
 
     class Context:

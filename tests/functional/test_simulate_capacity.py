@@ -9,7 +9,10 @@ from adoscale.simulate.cli import simulate
 from adoscale.simulate.params import STARTUP_BY_CAPACITY
 
 # Hand-computed: one job queued 10 s in, polls once a minute, no launch delay or teardown.
-FIXED = ["--startup-sigma", "0", "--launch-delay", "0", "--teardown", "0", "--poll-interval", "60"]
+FIXED = [
+    *("--startup-sigma", "0", "--launch-delay", "0", "--teardown", "0"),
+    *("--poll-interval", "60", "--quiet-interval", "60"),
+]
 
 
 @pytest.mark.parametrize(

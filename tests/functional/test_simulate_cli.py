@@ -20,7 +20,10 @@ from adoscale.simulate.history import job_history
 PAT = "sim-history-pat-7d1f0c9e2b4a6583"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # Hand-computed cases poll once a minute (the deployment polls every 20 s by default).
-FIXED = ["--startup-sigma", "0", "--launch-delay", "0", "--teardown", "0", "--poll-interval", "60"]
+FIXED = [
+    *("--startup-sigma", "0", "--launch-delay", "0", "--teardown", "0"),
+    *("--poll-interval", "60", "--quiet-interval", "60"),
+]
 
 
 @pytest.fixture(autouse=True)

@@ -184,20 +184,22 @@ def test_data_at_rest_is_encrypted_with_the_stack_key(stack: ProgramRun) -> None
     (topic,) = stack.of_type("aws:sns/topic:Topic")
     assert topic.inputs["kmsMasterKeyId"] == key_arn
     groups = stack.of_type("aws:cloudwatch/logGroup:LogGroup")
-    assert len(groups) == 11  # poller, 8 steps, state machine, agents
+    hook = stack.setting("serviceHook", "true") != "false"
+    assert len(groups) == 11 + hook  # poller, (service hook,) 8 steps, state machine, agents
     assert all(group.inputs["kmsKeyId"] == key_arn for group in groups)
     (repository,) = stack.of_type("aws:ecr/repository:Repository")
     assert repository.inputs["encryptionConfigurations"] == [
         {"encryptionType": "KMS", "kmsKey": key_arn}
     ]
-    (secret,) = stack.of_type("aws:secretsmanager/secret:Secret")
-    assert secret.inputs["kmsKeyId"] == key_arn
+    secrets = stack.of_type("aws:secretsmanager/secret:Secret")
+    assert len(secrets) == 1 + hook  # the PAT, (the service hook's credentials)
+    assert all(secret.inputs["kmsKeyId"] == key_arn for secret in secrets)
     assert key.inputs["enableKeyRotation"] is True
 
 
 def test_the_pat_is_a_secret_input_of_the_secret_version_only(stack: ProgramRun) -> None:
     # GIVEN the PAT sentinel set as a secret config value
-    (version,) = stack.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+    version = stack.named("pat-version", "SecretVersion")
     # THEN the secret version receives it as a Pulumi secret (encrypted in state)
     assert list(secret_paths(version.raw_inputs)) == [".secretString"]
     assert version.inputs["secretString"] == PAT
@@ -209,7 +211,7 @@ def test_the_pat_is_a_secret_input_of_the_secret_version_only(stack: ProgramRun)
 
 
 def test_lambdas_and_containers_get_the_secret_arn_never_a_token(stack: ProgramRun) -> None:
-    (secret,) = stack.of_type("aws:secretsmanager/secret:Secret")
+    secret = stack.named("pat-secret", "Secret")
     secret_arn = secret.arn
     others = [
         (pat_variable(o["name"]), o["patSecretArn"]) for o in stack.setting("organizations", [])

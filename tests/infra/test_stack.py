@@ -40,6 +40,7 @@ EXPORTS = {
     "poller_function_name",
     "dashboard_url",
 }
+HOOK_EXPORTS = {"hook_url", "hook_secret_arn"}
 # What each step need may do and which variables it brings: the step needs table, which
 # the stack must deliver exactly (checked below against the deployed roles and functions).
 NEED_ACTIONS = {name: set(need.actions) for name, need in steps.NEEDS.items()}
@@ -92,7 +93,9 @@ def test_component_tokens_name_their_module(stack: ProgramRun) -> None:
 
 def _taggable(token: str) -> bool:
     """Whether the pulumi-aws resource behind ``token`` accepts ``tags``."""
-    _, module, name = token.split(":")
+    provider, module, name = token.split(":")
+    if provider != "aws":
+        return False  # e.g. random:index/randomPassword: nothing to tag
     package = module.split("/")[0]
     package = {"lambda": "lambda_"}.get(package, package)
     with warnings.catch_warnings():  # importing a whole pulumi_aws module warns about its
@@ -119,7 +122,8 @@ def test_every_taggable_resource_carries_the_stack_tags(stack: ProgramRun) -> No
 
 
 def test_the_stack_exports_what_operators_and_the_cli_need(stack: ProgramRun) -> None:
-    assert set(stack.outputs) == EXPORTS
+    hook = stack.setting("serviceHook", "true") != "false"
+    assert set(stack.outputs) == EXPORTS | (HOOK_EXPORTS if hook else set())
     (table,) = [
         t for t in stack.of_type("aws:dynamodb/table:Table") if t.inputs["hashKey"] == "queue"
     ]
@@ -231,7 +235,7 @@ def test_one_task_definition_per_profile(
 
 def test_execution_role_pulls_logs_and_reads_only_the_listed_pats(full_stack: ProgramRun) -> None:
     statements = policy_of(full_stack, "agents-execution")
-    (secret,) = full_stack.of_type("aws:secretsmanager/secret:Secret")
+    secret = full_stack.named("pat-secret", "Secret")
     (repository,) = full_stack.of_type("aws:ecr/repository:Repository")
     reads = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
     others = [o["patSecretArn"] for o in SCENARIOS["nat"]["adoscale:organizations"]]
@@ -363,7 +367,8 @@ def test_lambdas_run_the_archive_on_python312_arm64(stack: ProgramRun) -> None:
     archive = ROOT / "build" / "lambda" / "adoscale-lambda.zip"
     digest = base64.b64encode(hashlib.sha256(archive.read_bytes()).digest()).decode()
     functions = stack.of_type("aws:lambda/function:Function")
-    assert len(functions) == 1 + len(steps.STEPS)
+    hook = stack.setting("serviceHook", "true") != "false"
+    assert len(functions) == 1 + hook + len(steps.STEPS)
     for lambda_function in functions:
         inputs = lambda_function.inputs
         assert inputs["runtime"] == "python3.12"
@@ -414,10 +419,12 @@ def test_poller_environment_satisfies_contract_c2(stack: ProgramRun) -> None:
         "ADOSCALE_PROFILE_LAUNCH",
         "ADOSCALE_POLL_INTERVAL_SECONDS",
         "ADOSCALE_POLL_LINGER_SECONDS",
+        "ADOSCALE_POLL_QUIET_INTERVAL_SECONDS",
     }
     settings = load_settings(variables, POLLER_REQUIRED)  # the handlers' own parser
     assert settings.poll_interval_seconds == stack.setting("pollIntervalSeconds", 20)
     assert settings.poll_linger_seconds == stack.setting("pollLingerSeconds", 600)
+    assert settings.poll_quiet_interval_seconds == stack.setting("pollQuietIntervalSeconds", 20)
     machine = stack.named("workflow-state-machine")
     assert settings.state_machine_arn == machine.arn
     assert settings.express_state_machine_arn == stack.named("workflow-express-state-machine").arn
@@ -508,7 +515,7 @@ def test_ecs_run_passes_only_the_agent_roles_and_runs_only_agent_families(
 
 
 def test_ado_steps_may_read_the_listed_organisations_pat_secrets(full_stack: ProgramRun) -> None:
-    (secret,) = full_stack.of_type("aws:secretsmanager/secret:Secret")
+    secret = full_stack.named("pat-secret", "Secret")
     extra = [o["patSecretArn"] for o in SCENARIOS["nat"]["adoscale:organizations"]]
     for name in ("poller-policy", "workflow-verify-policy"):
         reads = [

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import itertools
 
-from adoscale.cycles import Activity, run_cycles
+import pytest
+from hypothesis import given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
+
+from adoscale.cycles import QUIET_INTERVAL_SECONDS, Activity, Cadence, run_cycles
+from adoscale.settings import Settings
 
 
 class Clock:
@@ -167,3 +173,90 @@ def test_cycling_lingers_after_activity_across_invocations():
     assert first == [0, 20, 40]
     assert second == [0, 20, 40]  # the cycle at 100 s ends past the linger: the last
     assert third == [0]
+
+
+# ---- the cadence: one definition for the poller, the local mode and the simulator ----
+
+
+@pytest.mark.parametrize(
+    ("cadence", "offset", "lingering", "expected"),
+    [
+        (Cadence(20, 20), 0.0, False, 20.0),
+        (Cadence(20, 20), 40.0, False, None),
+        (Cadence(20, 60), 0.0, False, None),
+        (Cadence(20, 60), 0.0, True, 20.0),
+        (Cadence(20, 30), 0.0, False, 30.0),
+        (Cadence(20, 30), 30.0, True, 40.0),
+        (Cadence(15, 20), 20.0, True, 30.0),
+        (Cadence(15, 20), 40.0, True, None),
+    ],
+    ids=[
+        "quiet-every-20-s",
+        "last-of-the-minute",
+        "quiet-once-a-minute",
+        "active-every-20-s",
+        "quiet-every-30-s",
+        "back-on-the-20-s-grid",
+        "active-15-s-grid",
+        "none-starts-too-late-to-finish",
+    ],
+)
+def test_the_next_cycle_sits_on_the_grid_of_its_step(cadence, offset, lingering, expected):
+    assert cadence.next_offset(offset, lingering) == expected
+
+
+def test_the_shipped_cadence_never_leaves_a_quiet_stack_unlooked_at_longer_than_20_s():
+    settings = Settings()
+    cadence = Cadence(settings.poll_interval_seconds, settings.poll_quiet_interval_seconds)
+
+    starts, now = [0.0], 0.0
+    while now < 600:
+        now = cadence.next_cycle_at(now, lingering=False)
+        starts.append(now)
+
+    assert max(b - a for a, b in itertools.pairwise(starts)) <= 20.0
+    assert cadence.quiet_interval_seconds == QUIET_INTERVAL_SECONDS == 20.0
+
+
+@settings_(max_examples=60, deadline=None)
+@given(
+    active=st.lists(st.booleans(), min_size=1, max_size=40),
+    interval=st.sampled_from([10, 15, 20, 30]),
+    quiet=st.sampled_from([10, 15, 20, 30, 60]),
+    linger=st.sampled_from([0, 30, 100]),
+)
+def test_the_poller_and_the_simulator_cycle_at_the_same_instants(active, interval, quiet, linger):
+    # GIVEN a stack whose n-th cycle sees activity or not, the poller's invocations one
+    # minute apart, and the simulator's policy driven by the same answers
+    clock = Clock(10_000, 0.5)
+    cadence = Cadence(interval, quiet)
+    activity = Activity(linger_seconds=linger)
+    states = [BUSY if flag else QUIET for flag in active]
+    polled: list[float] = []
+    invocation = 0.0
+    while len(polled) < len(states):
+        clock.now = invocation
+        clock.polls.clear()
+        remaining = states[len(polled) :]
+        run_cycles(
+            FakePoller(clock, [], remaining + [QUIET] * 10),
+            cadence,
+            lambda start=invocation: 55 - (clock.now - start),
+            activity,
+            sleep=clock.sleep,
+            monotonic=clock.monotonic,
+            wall_clock=clock.monotonic,
+        )
+        polled += clock.polls[: len(states) - len(polled)]
+        invocation += 60.0
+
+    # WHEN the simulator's adoscale policy plans its polls from the same activity
+    sim_activity = Activity(linger_seconds=linger)
+    planned, now = [0.0], 0.0
+    for state in states[:-1]:
+        lingering = sim_activity.observe({"queues": {"q": state}, "errors": []}, now)
+        now = cadence.next_cycle_at(now, lingering)
+        planned.append(now)
+
+    # THEN both cycle at the same instants
+    assert polled == pytest.approx(planned)

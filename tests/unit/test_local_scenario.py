@@ -250,3 +250,28 @@ def test_report_dict_carries_waits_and_standby():
     assert data["wait_seconds"] == {"p50": 10.0, "p95": 40.0, "max": 40.0}
     assert data["final"]["ci"]["at_standby"] is True
     assert data["busy_agents_stopped"] == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [("", False), ("service_hook: true\n", True), ("service_hook: false\n", False)],
+    ids=["default-off", "on", "off"],
+)
+def test_service_hook_is_a_scenario_switch(body, expected):
+    assert scenario(body).service_hook is expected
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", '"true"'], ids=["word", "two", "quoted"])
+def test_service_hook_takes_only_a_yaml_boolean(value):
+    with pytest.raises(InputError) as caught:
+        scenario(f"service_hook: {value}\n")
+
+    assert any("service_hook" in line for line in caught.value.problems)
+
+
+def test_webhook_latency_is_measured_to_the_next_run_task_and_scaled_to_real_seconds():
+    from adoscale.local.hook_endpoint import latencies
+
+    # webhooks at 10 and 30 simulated s; tasks started at 5, 40, 42; at x10 speed
+    assert latencies([30.0, 10.0], [42.0, 5.0, 40.0], 10.0) == pytest.approx([3.0, 1.0])
+    assert latencies([50.0], [40.0], 10.0) == []  # no RunTask after it: not counted

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from adoscale.settings import Settings
 from adoscale.simulate.cost import (
     DEFAULT_PRICES,
     QUEUE_COUNTS,
@@ -60,7 +61,8 @@ def test_the_real_definitions_paths_run_lambdas_and_end():
 
 def test_per_queue_and_fixed_items_by_hand():
     # GIVEN 10 queues and no scaling executions at all
-    cost = monthly_cost(10, Usage(executions_per_queue_day=0, active_share=0.0))
+    usage = Usage(executions_per_queue_day=0, active_share=0.0, quiet_interval_s=60.0)
+    cost = monthly_cost(10, usage)
     items = {item.service: item for item in cost.items}
 
     # THEN 3 metrics per queue, billed for the hour after activity only (none here: 1/24
@@ -102,6 +104,7 @@ def test_many_queues_poll_in_rounds_and_batch_metrics():
         metrics_per_request=100,
         active_share=0.0,
         metric_active_share=1.0,
+        quiet_interval_s=60.0,
     )
 
     items = {i.service: i for i in monthly_cost(100, usage).items}
@@ -114,8 +117,11 @@ def test_many_queues_poll_in_rounds_and_batch_metrics():
 
 
 def test_active_minutes_cycle_every_20_s_and_pay_for_the_sleep_between():
-    # GIVEN a stack active all month (every invocation runs 3 cycles, 20 s apart)
-    quiet = {i.service: i for i in monthly_cost(10, Usage(active_share=0.0)).items}
+    # GIVEN a stack active all month (every invocation runs 3 cycles, 20 s apart), and one
+    # quiet all month with a once-a-minute quiet cycle
+    quiet = {
+        i.service: i for i in monthly_cost(10, Usage(active_share=0.0, quiet_interval_s=60.0)).items
+    }
     busy = {i.service: i for i in monthly_cost(10, Usage(active_share=1.0)).items}
 
     # THEN one invocation a minute either way, three times the metric requests, and
@@ -129,6 +135,29 @@ def test_active_minutes_cycle_every_20_s_and_pay_for_the_sleep_between():
     assert busy["Lambda duration (arm64)"].quantity - steps == pytest.approx(
         POLLS_PER_MONTH * (3 * 0.7 + 40) * 0.5
     )
+
+
+@pytest.mark.parametrize(
+    ("quiet_interval", "cycles", "sleep_s"),
+    [(60.0, 1, 0.0), (30.0, 2, 30.0), (20.0, 3, 40.0), (15.0, 4, 45.0)],
+    ids=["once-a-minute", "every-30-s", "every-20-s-shipped", "every-15-s"],
+)
+def test_quiet_minutes_cycle_every_quiet_interval(quiet_interval, cycles, sleep_s):
+    # GIVEN a stack quiet all month, no executions
+    usage = Usage(executions_per_queue_day=0, active_share=0.0, quiet_interval_s=quiet_interval)
+
+    items = {i.service: i for i in monthly_cost(10, usage).items}
+
+    # THEN each quiet minute runs its cycles (one PutMetricData each) and sleeps between
+    assert items["CloudWatch PutMetricData"].quantity == POLLS_PER_MONTH * cycles
+    assert items["Lambda duration (arm64)"].quantity == pytest.approx(
+        POLLS_PER_MONTH * (cycles * 0.7 + sleep_s) * 0.5
+    )
+
+
+def test_the_shipped_quiet_cadence_is_the_pollers():
+    assert Usage().quiet_interval_s == Settings().poll_quiet_interval_seconds
+    assert Usage().poll_interval_s == Settings().poll_interval_seconds
 
 
 def test_every_default_price_names_its_source_and_overrides_are_checked():

@@ -24,9 +24,14 @@ from adoscale.simulate.policies import (
 from adoscale.simulate.runner import compare, matching_jobs, run_policy
 from adoscale.simulate.trace import Trace, TraceJob, load_trace
 
-# Hand-computed cases poll once a minute (the deployment's default is every 20 s).
+# Hand-computed cases poll once a minute, quiet or not (the deployment's default is every
+# 20 s, quiet or not).
 FIXED = SimParams(
-    startup=StartupTime(60.0, 0.0), launch_delay_s=0.0, teardown_s=0.0, poll_interval_s=60.0
+    startup=StartupTime(60.0, 0.0),
+    launch_delay_s=0.0,
+    teardown_s=0.0,
+    poll_interval_s=60.0,
+    poll_quiet_interval_s=60.0,
 )
 
 
@@ -130,31 +135,52 @@ def test_a_job_taken_between_the_poll_and_the_drain_keeps_its_agent():
 
 
 @pytest.mark.parametrize(
-    ("unique", "second_wait", "executions"),
-    [(False, 100.0, 2), (True, 60.0, 2)],
-    ids=["slot-names-drop-the-second-scale-out", "unique-names"],
+    ("unique", "dropped"), [(False, 0), (True, 0)], ids=["named-by-window", "unique-names"]
 )
-def test_the_fast_path_meets_the_deterministic_execution_names(unique, second_wait, executions):
-    # GIVEN a service hook that polls as soon as a job is queued; jobs at 5 s and 20 s
+def test_hook_polls_of_consecutive_windows_both_launch(unique, dropped):
+    # GIVEN the service hook as built (2 s windows, webhook at once here); jobs at 5 s and
+    # 7.5 s, whose hook polls run at 6 s and 8 s; scheduled polls once a minute
     params = replace(FIXED, fast_path_delay_s=0.0, unique_executions=unique)
-    jobs = trace((5.0, 100.0), (20.0, 100.0))
+    jobs = trace((5.0, 100.0), (7.5, 100.0))
 
     # WHEN adoscale runs it
     policy = AdoscalePolicy(params)
     outcome = Simulation(list(jobs.jobs), params, policy).run()
 
-    # THEN the first job's agent is launched at 5 s; with executions named per poll slot
-    # (60 s here) the 20 s scale-out has the 5 s one's name, is refused, and the 60 s poll
-    # launches it
-    assert outcome.waits == pytest.approx([60.0, second_wait])
-    assert outcome.actions == executions
-    assert policy.dropped_executions == (0 if unique else 1)
+    # THEN each hook poll names its execution by its own window: both launch at once
+    # (a name per 60 s slot would have refused the second until the 60 s poll)
+    assert outcome.waits == pytest.approx([61.0, 60.5])
+    assert policy.dropped_executions == dropped
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_a_fan_out_of_webhooks_polls_at_most_twice(seed):
+    # GIVEN the service hook as built (webhook 1 s after the job, 2 s debounce windows) and
+    # a fan-out of 50 jobs queued within one second, at a random offset
+    import random
+
+    offset = random.Random(seed).uniform(100.0, 200.0)
+    params = replace(FIXED, fast_path_delay_s=1.0, startup=StartupTime(30.0, 0.0))
+    jobs = [TraceJob(offset + i / 50.0, 100.0) for i in range(50)]
+    policy = AdoscalePolicy(params)
+
+    # WHEN adoscale runs it
+    outcome = Simulation(jobs, params, policy).run()
+
+    # THEN at most two hook polls ran before the next scheduled one, and the first hook
+    # poll (at most 1 s delivery + 2 s window after the first job) launched agents
+    scheduled = len(range(0, int(outcome.end_s) + 1, 60))
+    assert outcome.polls - scheduled <= 2
+    assert max(outcome.waits) <= 1.0 + 2.0 + 1.0 + 30.0
+    assert outcome.agents_launched == 50
 
 
 def test_an_execution_that_finds_the_queues_lease_held_is_skipped():
     # GIVEN the fast path with executions named per poll, RunTask 2 s after the poll (the
     # scale-out holds the queue's lease until then), and jobs 1 s apart
-    params = replace(FIXED, fast_path_delay_s=0.0, unique_executions=True, launch_delay_s=2.0)
+    params = replace(
+        FIXED, fast_path_delay_s=0.0, hook_window_s=0.0, unique_executions=True, launch_delay_s=2.0
+    )
     policy = AdoscalePolicy(params)
 
     # WHEN adoscale runs it

@@ -15,7 +15,11 @@ from adoscale.simulate.targets import check_targets
 from adoscale.simulate.trace import Trace, TraceJob
 
 FIXED = SimParams(
-    startup=StartupTime(60.0, 0.0), launch_delay_s=0.0, teardown_s=0.0, poll_interval_s=60.0
+    startup=StartupTime(60.0, 0.0),
+    launch_delay_s=0.0,
+    teardown_s=0.0,
+    poll_interval_s=60.0,
+    poll_quiet_interval_s=60.0,
 )
 TINY = Trace("tiny", (TraceJob(30.0, 100.0), TraceJob(400.0, 100.0)), span_s=600.0)
 
@@ -173,8 +177,16 @@ def test_agent_prices_and_spot_share():
         ({"poll_interval_s": 0}, "poll_interval_s"),
         ({"launch_delay_s": -1}, "launch_delay_s"),
         ({"fast_path_delay_s": -1}, "fast_path_delay_s"),
+        ({"poll_quiet_interval_s": 0}, "poll_quiet_interval_s"),
     ],
-    ids=["standby-above-max", "idle-zero", "poll-zero", "negative-delay", "negative-hook"],
+    ids=[
+        "standby-above-max",
+        "idle-zero",
+        "poll-zero",
+        "negative-delay",
+        "negative-hook",
+        "quiet-zero",
+    ],
 )
 def test_params_are_validated_by_name(changes, field):
     with pytest.raises(ValueError, match=field):

@@ -180,11 +180,34 @@ def test_bursty_jobs_come_in_bursts_during_working_hours():
     assert working > 0.75 * len(times)
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("per_day", [20, 50])
+def test_sparse_jobs_mostly_arrive_after_a_quiet_spell(per_day, seed):
+    # GIVEN a sparse day (the gap must outlast the poller's 600 s linger)
+    shape = Shape(jobs_per_day=per_day, days=1, seed=seed)
+    trace = generate("sparse", shape)
+
+    # WHEN each job is checked against the end of every job queued before it
+    after_quiet, busy_until = 0, float("-inf")
+    for job in trace.jobs:
+        if job.queue_time - busy_until >= shape.quiet_gap_s:
+            after_quiet += 1
+        busy_until = max(busy_until, job.queue_time + job.duration)
+
+    # THEN most jobs come after a quiet spell, the rest within seconds of one that did
+    assert after_quiet > 0.5 * len(trace.jobs)
+    assert 0.5 * per_day < len(trace.jobs) < 1.5 * per_day
+    assert trace.jobs == generate("sparse", shape).jobs
+    assert shape.quiet_gap_s > 600
+
+
 def test_generator_shape_is_validated_by_name():
     with pytest.raises(ValueError, match="jobs_per_day"):
         Shape(jobs_per_day=0)
     with pytest.raises(ValueError, match="kind"):
         generate("spiky", Shape())
+    with pytest.raises(ValueError, match="quiet_gap_s"):
+        Shape(quiet_gap_s=-1)
 
 
 def finished_job(n: int, queued: datetime, wait: float, ran: float) -> JobRequest:

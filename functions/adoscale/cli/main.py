@@ -22,6 +22,7 @@ from adoscale.cli.context import (
     describe_aws_error,
 )
 from adoscale.cli.cost import cost
+from adoscale.cli.hooks import hooks
 from adoscale.cli.queues import queues
 from adoscale.cli.status import status
 from adoscale.cli.terminal import printable
@@ -90,6 +91,7 @@ def cli(
 cli.add_command(queues)
 cli.add_command(status)
 cli.add_command(cost)
+cli.add_command(hooks)
 
 
 @cli.command()

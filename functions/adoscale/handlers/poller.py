@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from adoscale.cycles import run_cycles
+from adoscale.cycles import Cadence, run_cycles
 from adoscale.handlers import from_process_environment
 from adoscale.runtime import PollerRuntime, build_poller
 from adoscale.settings import POLLER_REQUIRED, load_settings
@@ -26,8 +26,9 @@ class PollerHandler:
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
         runtime = self.runtime
         runtime.deadline.reset(_time_left(context))
-        interval = runtime.settings.poll_interval_seconds
-        return run_cycles(runtime.poller, interval, runtime.deadline.remaining, runtime.activity)
+        settings = runtime.settings
+        cadence = Cadence(settings.poll_interval_seconds, settings.poll_quiet_interval_seconds)
+        return run_cycles(runtime.poller, cadence, runtime.deadline.remaining, runtime.activity)
 
 
 def make_handler(

@@ -32,6 +32,7 @@ import json
 import re
 import threading
 import time
+import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -70,8 +71,14 @@ KINDS = (
     "agent",
     "resourcelimits",
     "resourceusage",
+    "project",
+    "subscriptions",
+    "subscription",
     "unknown",
 )
+DEFAULT_PROJECT = "fakeproject"
+HOOK_PUBLISHER = "pipelines"
+HOOK_EVENT = "ms.vss-pipelines.job-state-changed-event"
 MODES = frozenset(
     {
         "status_401_json",  # 401 + JSON UnauthorizedRequestException
@@ -220,6 +227,9 @@ class FakeAdoServer:
         self._shapes = Shapes(org, lambda: self.base_url, self._pools, self._agents, self._jobs)
         self._faults: list[Fault] = []
         self._log: list[RequestRecord] = []
+        self._projects: dict[str, str] = {}  # id -> name
+        self._subscriptions: dict[str, dict[str, Any]] = {}
+        self.add_project(DEFAULT_PROJECT)
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -359,6 +369,25 @@ class FakeAdoServer:
             self._dispatch_locked()
 
     # ---- state: jobs -----------------------------------------------------------------
+
+    def add_project(self, name: str) -> str:
+        """A project of the organisation; its id is derived from the name (stable)."""
+        project_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.org}/{name}"))
+        with self._lock:
+            self._projects[project_id] = name
+        return project_id
+
+    def project_id(self, name: str) -> str:
+        with self._lock:
+            for project_id, known in self._projects.items():
+                if known.lower() == name.lower():
+                    return project_id
+        raise FakeAdoError(f"no project {name!r}")
+
+    def subscriptions(self) -> list[dict[str, Any]]:
+        """The service-hook subscriptions created through ``_apis/hooks/subscriptions``."""
+        with self._lock:
+            return [dict(item) for item in self._subscriptions.values()]
 
     def queue_job(
         self,
@@ -690,6 +719,12 @@ class FakeAdoServer:
         )
 
     def _kind(self, path: str) -> str:
+        apis = f"/{self.org}/_apis/"
+        rest = path[len(apis) :].strip("/").split("/") if path.startswith(apis) else []
+        if len(rest) == 2 and rest[0].lower() == "projects":
+            return "project"
+        if rest[:2] == ["hooks", "subscriptions"] and len(rest) in (2, 3):
+            return "subscriptions" if len(rest) == 2 else "subscription"
         prefix = f"/{self.org}/_apis/distributedtask/"
         if not path.startswith(prefix):
             return "unknown"
@@ -737,6 +772,8 @@ class FakeAdoServer:
             return error_reply(
                 404, "VssResourceNotFoundException", f"The resource {path} was not found.", VSS
             )
+        if kind in ("project", "subscriptions", "subscription"):
+            return self._route_hooks(method, path, body, kind)
         if method not in allowed[kind]:
             return error_reply(
                 405, "VssMethodNotAllowedException", f"{method} is not allowed.", VSS
@@ -773,6 +810,72 @@ class FakeAdoServer:
         if method == "PATCH":
             return self._patch_agent(agent, body)
         return self._delete_agent(pool, agent)
+
+    def _route_hooks(self, method: str, path: str, body: bytes, kind: str) -> Reply:
+        """Projects (by id or name) and service-hook subscriptions, as the service has them."""
+        last = path.rstrip("/").rsplit("/", 1)[1]
+        if kind == "project":
+            if method != "GET":
+                return error_reply(405, "VssMethodNotAllowedException", f"{method}", VSS)
+            found = next(
+                (
+                    (pid, name)
+                    for pid, name in self._projects.items()
+                    if last.lower() in (pid, name.lower())
+                ),
+                None,
+            )
+            if found is None:
+                return error_reply(
+                    404,
+                    "ProjectDoesNotExistWithNameException",
+                    f"TF200016: The following project does not exist: {last}.",
+                    "Microsoft.TeamFoundation.Core.WebApi",
+                )
+            pid, name = found
+            return json_reply(
+                200,
+                {
+                    "id": pid,
+                    "name": name,
+                    "url": f"{self.base_url}/_apis/projects/{pid}",
+                    "state": "wellFormed",
+                    "visibility": "private",
+                },
+            )
+        if kind == "subscriptions" and method == "GET":
+            return json_reply(200, listing([_masked(s) for s in self._subscriptions.values()]))
+        if kind == "subscriptions" and method == "POST":
+            try:
+                document = json.loads(body or b"null")
+            except ValueError:
+                document = None
+            if not isinstance(document, dict) or not document.get("consumerInputs"):
+                return error_reply(400, "ArgumentException", "The subscription is not valid.", VSS)
+            created = {
+                **document,
+                "id": str(uuid.uuid4()),
+                "url": "",
+                "status": "enabled",
+                "createdDate": self.now().isoformat().replace("+00:00", "Z"),
+            }
+            created["url"] = f"{self.base_url}/_apis/hooks/subscriptions/{created['id']}"
+            self._subscriptions[created["id"]] = created
+            return json_reply(200, _masked(created))
+        if kind == "subscription" and method == "GET":
+            found_sub = self._subscriptions.get(last)
+            if found_sub is None:
+                return error_reply(
+                    404, "SubscriptionNotFoundException", f"Subscription {last} not found.", VSS
+                )
+            return json_reply(200, _masked(found_sub))
+        if kind == "subscription" and method == "DELETE":
+            if self._subscriptions.pop(last, None) is None:
+                return error_reply(
+                    404, "SubscriptionNotFoundException", f"Subscription {last} not found.", VSS
+                )
+            return Reply(204, b"", {})
+        return error_reply(405, "VssMethodNotAllowedException", f"{method} is not allowed.", VSS)
 
     def _get_pools(self, q: dict[str, str]) -> Reply:
         pools = list(self._pools.values())
@@ -961,6 +1064,14 @@ class FakeAdoServer:
                     taken.append((job.request_id, agent.id))
                     break
         return taken
+
+
+def _masked(subscription: Mapping[str, Any]) -> dict[str, Any]:
+    """As the service answers: a subscription's password never comes back."""
+    inputs = dict(subscription.get("consumerInputs") or {})
+    if inputs.get("basicAuthPassword"):
+        inputs["basicAuthPassword"] = "********"
+    return {**subscription, "consumerInputs": inputs}
 
 
 def _includes(q: Mapping[str, str]) -> tuple[bool, bool, bool]:

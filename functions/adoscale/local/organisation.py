@@ -12,7 +12,7 @@ import logging
 import secrets
 import threading
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,6 +73,7 @@ class SimulatedOrganisation:
         ]
         self.fault_log: list[tuple[float, str]] = []
         self.epoch: float | None = None  # when the scenario's time zero fell (simulated s)
+        self.on_queued: Callable[[int, str], None] | None = None  # e.g. a webhook sender
         self._lock = threading.Lock()
 
     # ---- lifecycle -------------------------------------------------------------------
@@ -117,6 +118,8 @@ class SimulatedOrganisation:
                 )
                 self._durations[request_id] = arrival.duration
                 self._arrivals[request_id] = arrival
+                if self.on_queued is not None:
+                    self.on_queued(request_id, arrival.pool)
             self._update_faults(scenario_time)
 
     def _update_faults(self, elapsed: float) -> None:

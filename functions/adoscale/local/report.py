@@ -75,6 +75,7 @@ class LocalReport:
     # deleted it, and how many were never deleted
     offline_seconds: list[float] = field(default_factory=list)
     offline_left: int = 0
+    hook_latencies: list[float] | None = None  # real s, webhook sent -> next RunTask
 
     @property
     def jobs_succeeded(self) -> int:
@@ -144,7 +145,22 @@ class LocalReport:
             "poll_failures": self.poll_failures,
             "notes": self.notes,
             "timeline_png": self.timeline_png,
+            **(
+                {"hook_latency_seconds": _latency(sorted(self.hook_latencies))}
+                if self.hook_latencies is not None
+                else {}
+            ),
         }
+
+
+def _latency(values: Sequence[float]) -> dict[str, Any]:
+    """Real seconds from a webhook sent to the next RunTask (the service hook's fast path)."""
+    return {
+        "webhooks": len(values),
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "max": round(values[-1], 2) if values else None,
+    }
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:

@@ -17,8 +17,10 @@ Time compression (``speed`` simulated seconds per real second, default 20):
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,8 +32,12 @@ from rich.console import Console
 from adoscale.cli.documents import apply_queue_document
 from adoscale.counting import QueueCounts
 from adoscale.cycles import Activity
+from adoscale.hook import Credentials
+from adoscale.hook_poll import HOOK_REQUIRED, build_hook_service
+from adoscale.local.ado_server import DEFAULT_PROJECT
 from adoscale.local.clock import SimClock
 from adoscale.local.fargate import BOOTING, RUNNING, LocalFargate
+from adoscale.local.hook_endpoint import LocalHookEndpoint, WebhookSender, latencies
 from adoscale.local.organisation import SimulatedOrganisation
 from adoscale.local.report import (
     LocalReport,
@@ -89,6 +95,8 @@ def run_local(
             extra_env={
                 "ADOSCALE_POLL_INTERVAL_SECONDS": str(int(scenario.cycle_interval)),
                 "ADOSCALE_POLL_LINGER_SECONDS": str(int(scenario.linger)),
+                # quiet cycles no more often than active ones (see cycle_interval above)
+                "ADOSCALE_POLL_QUIET_INTERVAL_SECONDS": str(int(scenario.cycle_interval)),
             },
             profiles=tuple(scenario.profiles),
         )
@@ -158,6 +166,7 @@ class _Run:
             seed=self.scenario.seed,
         )
         poller, deadline = build_local_poller(settings, self.clock)
+        hook = self._start_hook() if self.scenario.service_hook else None
         self.clock.restart()
         loop = PollLoop(
             poller,
@@ -167,6 +176,7 @@ class _Run:
             cycle=settings.poll_interval_seconds,
             activity=Activity(linger_seconds=settings.poll_linger_seconds),
             on_poll=self._on_poll,
+            quiet_cycle=settings.poll_quiet_interval_seconds,
         )
         settled = False
         with self.view:
@@ -191,6 +201,7 @@ class _Run:
                 time.sleep(TICK_SECONDS)
             self.clock.stop()
             loop.join()
+            hook_latencies = self._stop_hook(hook, fargate) if hook else None
             self.alerts.extend(read_alerts(self.sqs, self.stack.workflow.alert_queue_url))
         end = self.clock.elapsed()
         counts = self.org.counts(self.scenario.queues, self.clock.now())
@@ -209,7 +220,12 @@ class _Run:
                 "simulated minutes"
             )
         notes.extend(f"agent registration: {e}" for e in fargate.stats.registration_errors)
+        if hook is not None:
+            sender = hook[1]
+            refused = sum(1 for status in sender.statuses if status != 202)
+            notes.append(f"service hook: {len(sender.sent)} webhooks, {refused} not accepted")
         return LocalReport(
+            hook_latencies=hook_latencies,
             scenario=self.scenario.name,
             speed=self.clock.speed,
             real_seconds=0.0,
@@ -239,6 +255,42 @@ class _Run:
             offline_seconds=list(fargate.stats.offline_seconds),
             offline_left=fargate.offline_waiting(),
         )
+
+    # ---- the service hook --------------------------------------------------------------
+
+    def _start_hook(self) -> tuple[LocalHookEndpoint, WebhookSender]:
+        """The hook's credentials in the local Secrets Manager, its code behind a local
+        endpoint, and the organisation posting a webhook for every job it queues."""
+        credentials = Credentials("adoscale-hook", secrets.token_urlsafe(30))
+        arn = self.stack.client("secretsmanager").create_secret(
+            Name=f"adoscale-hook-{secrets.token_hex(4)}",
+            SecretString=json.dumps(
+                {"username": credentials.username, "password": credentials.password}
+            ),
+        )["ARN"]
+        env = {**self.stack.env, "ADOSCALE_HOOK_SECRET_ARN": arn}
+        service = build_hook_service(load_settings(env, HOOK_REQUIRED), poller_clock=self.clock.now)
+        endpoint = LocalHookEndpoint(service).start()
+        sender = WebhookSender(
+            endpoint.url,
+            credentials,
+            self.org.ado.project_id(DEFAULT_PROJECT),
+            now=self.clock.elapsed,
+        )
+        self.org.on_queued = sender.job_queued
+        return endpoint, sender
+
+    def _stop_hook(
+        self, hook: tuple[LocalHookEndpoint, WebhookSender], fargate: LocalFargate
+    ) -> list[float]:
+        """Real seconds from each webhook to the next task the Fargate stand-in saw start
+        (it sees RunTask within one tick, 0.05 real s)."""
+        endpoint, sender = hook
+        self.org.on_queued = None
+        sender.close()
+        endpoint.stop()
+        launches = [a.launched_at for a in fargate.agents.values() if not a.placeholder]
+        return latencies(sender.sent, launches, self.clock.speed)
 
     # ---- during the run ----------------------------------------------------------------
 

@@ -193,6 +193,7 @@ class ScenarioSchema(_Strict):
     confirm_window = Seconds(load_default=15.0, validate=validate.Range(min=1))
     max_duration = Seconds(load_default=3600.0, validate=validate.Range(min=60))
     parallel_jobs = fields.Integer(load_default=20, strict=True, validate=validate.Range(1, 1000))
+    service_hook = fields.Boolean(load_default=False, truthy={True}, falsy={False})
     start = fields.AwareDateTime(load_default=None)
     queues = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1))
     profiles = fields.Dict(
@@ -248,6 +249,7 @@ class Scenario:
     confirm_window: float = 15.0
     max_duration: float = 3600.0
     parallel_jobs: int = 20
+    service_hook: bool = False  # the organisation posts job-waiting webhooks to the stack
     start: datetime | None = None  # the simulated wall clock at second 0 (None: now)
     # agent profile -> its boot delay span; "default" and unlisted profiles use boot_delay
     profiles: Mapping[str, tuple[float, float]] = field(default_factory=dict, hash=False)
@@ -324,6 +326,7 @@ def parse_scenario(text: str, source: str) -> Scenario:
         confirm_window=data["confirm_window"],
         max_duration=data["max_duration"],
         parallel_jobs=data["parallel_jobs"],
+        service_hook=data["service_hook"],
         start=data["start"],
         profiles={name: profile["boot_delay"] for name, profile in data["profiles"].items()},
         source=source,

@@ -2,9 +2,9 @@
 
 As deployed, EventBridge Scheduler invokes the poller once a minute and the invocation
 runs a cycle every ``poll_interval_seconds`` while the stack is active or was within
-``poll_linger_seconds`` (``adoscale.cycles``); a quiet stack gets one cycle a minute.
-``PollLoop`` keeps exactly that rhythm on the simulated clock, with the same
-``Activity`` rule.
+``poll_linger_seconds``, and one every ``poll_quiet_interval_seconds`` otherwise
+(``adoscale.cycles.Cadence``). ``PollLoop`` keeps exactly that rhythm on the simulated
+clock, with the same ``Cadence`` and ``Activity`` rule.
 
 The Poller is ``adoscale.runtime.build_poller``'s (clients reaching moto through
 ``AWS_ENDPOINT_URL``), with one difference: its clock is the simulation's, so agent ages,
@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from adoscale.cycles import Activity
+from adoscale.cycles import Activity, Cadence
 from adoscale.deadline import Deadline
 from adoscale.local.clock import SimClock
 from adoscale.poll import Poller, PollReport
@@ -43,8 +43,9 @@ class PollRecord:
 
 @dataclass
 class PollLoop:
-    """Cycles on the simulated clock: one per ``period`` (the schedule), and one every
-    ``cycle`` seconds in between while ``activity`` says the stack is (or was) active."""
+    """Cycles on the simulated clock: one per ``period`` (the schedule), one every
+    ``cycle`` seconds in between while ``activity`` says the stack is (or was) active, and
+    one every ``quiet_cycle`` seconds (default: the period) while it is quiet."""
 
     poller: Poller
     deadline: Deadline
@@ -53,6 +54,7 @@ class PollLoop:
     cycle: float
     activity: Activity
     on_poll: Callable[[PollRecord], None] | None = None
+    quiet_cycle: float | None = None
     records: list[PollRecord] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     _thread: threading.Thread | None = None
@@ -72,14 +74,15 @@ class PollLoop:
             return self.records[-1] if self.records else None
 
     def _run(self) -> None:
-        per_period = max(1, round(self.period / self.cycle))
-        slot = 0
-        keep_going = False
-        while self.clock.sleep_until(slot * self.cycle):
-            if slot % per_period == 0 or keep_going:  # a scheduled invocation, or cycling on
-                keep_going = self._cycle()
-            # the next slot on the schedule that has not passed yet
-            slot = max(slot + 1, int(self.clock.elapsed() // self.cycle) + 1)
+        cadence = Cadence(self.cycle, self.quiet_cycle or self.period, self.period)
+        at = 0.0
+        while self.clock.sleep_until(at):
+            lingering = self._cycle()
+            following = cadence.next_cycle_at(at, lingering)
+            elapsed = self.clock.elapsed()
+            while following < elapsed:  # the next cycle on the cadence not passed yet
+                following = cadence.next_cycle_at(following, lingering)
+            at = following
 
     def _cycle(self) -> bool:
         started = self.clock.elapsed()

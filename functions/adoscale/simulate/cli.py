@@ -19,6 +19,7 @@ from adoscale.exceptions import AdoError, InputError
 from adoscale.simulate.generate import KINDS, Shape, generate
 from adoscale.simulate.params import (
     POLL_INTERVAL_S,
+    POLL_QUIET_INTERVAL_S,
     STARTUP_BY_CAPACITY,
     AgentPrices,
     SimParams,
@@ -128,6 +129,14 @@ def _whole_list(option: str, text: str, low: int, high: int) -> list[int]:
 @click.option(
     "--poll-interval", type=click.FloatRange(min=1), default=POLL_INTERVAL_S, show_default=True
 )
+@click.option(
+    "--quiet-interval",
+    type=click.FloatRange(min=1),
+    default=POLL_QUIET_INTERVAL_S,
+    show_default=True,
+    help="Seconds between poll cycles while the queue is quiet (the stack's"
+    " pollQuietIntervalSeconds).",
+)
 @click.option("--standby", type=click.IntRange(0, 1000), default=0, show_default=True)
 @click.option(
     "--idle-timeout",
@@ -160,7 +169,8 @@ def _whole_list(option: str, text: str, low: int, high: int) -> list[int]:
 @click.option(
     "--fast-path",
     type=click.FloatRange(min=0),
-    help="What-if: a service hook polls this many seconds after each queued job.",
+    help="The service hook: its webhook arrives this many seconds after each queued job"
+    " (Azure DevOps' delivery, ~1 s); it polls at the end of its 2 s debounce window.",
 )
 @click.option(
     "--unique-executions",
@@ -310,6 +320,7 @@ def _params(options: dict[str, Any]) -> SimParams:
         return SimParams(
             startup=_startup(options),
             poll_interval_s=options["poll_interval"],
+            poll_quiet_interval_s=options["quiet_interval"],
             standby_agents=options["standby"],
             idle_timeout_minutes=options["idle_timeout"],
             max_agents=options["max_agents"],

@@ -6,12 +6,14 @@ pricing page named, as quoted by that page or by 2024-2026 pricing guides that c
 figures are what an account that already uses up its free tier pays. Usage comes from how
 the stack works:
 
-- the scheduler invokes the poller every minute (its minimum); each invocation runs a cycle,
-  and while the stack is active (or was within the linger, ``adoscale.cycles``) one more
-  every 20 s, sleeping in between (billed); ``active_share`` is the share of minutes that
-  do; every cycle scans the queue table, lists ECS tasks, makes 2 Azure DevOps requests
-  per queue (``workers`` at a time) and publishes the stack totals plus 3 metrics per
-  queue that was active within the last hour, in batches of 1,000;
+- the scheduler invokes the poller every minute (its minimum); each invocation runs a cycle
+  every 20 s while the stack is active (or was within the linger), and one every quiet
+  interval otherwise (``adoscale.cycles.Cadence``; shipped: also 20 s, so no job waits
+  longer for a look after a quiet spell), sleeping in between (billed); ``active_share``
+  is the share of active minutes; every cycle scans the queue table, lists ECS tasks,
+  makes 2 Azure DevOps requests per queue (``workers`` at a time) and publishes the stack
+  totals plus 3 metrics per queue that was active within the last hour, in batches of
+  1,000;
 - CloudWatch bills a metric for each hour it receives data (a metric-month is 730 such
   hours), so a queue's metrics cost ``metric_active_share`` of a metric-month: by default
   the active share plus the hour after (``adoscale.metrics``);
@@ -133,6 +135,7 @@ class Usage:
     """How the stack uses each service; the defaults are the shipped configuration."""
 
     poll_interval_s: float = 20.0  # Settings.poll_interval_seconds
+    quiet_interval_s: float = 20.0  # Settings.poll_quiet_interval_seconds
     invocation_period_s: float = 60.0  # the schedule's rate
     active_share: float = 0.45  # minutes active or lingering: about 11 busy hours a day
     poller_memory_mb: int = 512  # components/poller.py
@@ -178,8 +181,15 @@ class Usage:
             raise ValueError(f"express_actions: unknown actions {', '.join(sorted(unknown))}")
         if self.metric_active_share > 1:
             raise ValueError("metric_active_share: must be at most 1 (or < 0 for the default)")
-        if self.poll_interval_s <= 0 or self.workers < 1 or self.metrics_per_request < 1:
-            raise ValueError("poll_interval_s, workers and metrics_per_request: must be > 0")
+        if (
+            self.poll_interval_s <= 0
+            or self.quiet_interval_s <= 0
+            or self.workers < 1
+            or self.metrics_per_request < 1
+        ):
+            raise ValueError(
+                "poll_interval_s, quiet_interval_s, workers and metrics_per_request: must be > 0"
+            )
         if self.scale_out_share > 1 or self.active_share > 1:
             raise ValueError("scale_out_share and active_share: must be 0..1")
         if self.invocation_period_s < self.poll_interval_s:
@@ -306,6 +316,11 @@ class MonthlyCost:
         return sum(item.usd for item in self.items)
 
 
+def _cycles(period_s: float, interval_s: float) -> int:
+    """Cycles one invocation runs at this interval: at 0, interval, ... below the period."""
+    return max(1, math.ceil(period_s / interval_s - 1e-9))
+
+
 def monthly_cost(
     queues: int,
     usage: Usage | None = None,
@@ -319,9 +334,13 @@ def monthly_cost(
     out, into = action_path(Action.SCALE_OUT, definition), action_path(Action.SCALE_IN, definition)
     per_action = {c.action: c for c in execution_costs(u, p, definition)}
     invocations = SECONDS_PER_MONTH / u.invocation_period_s
-    cycles_active = math.floor(u.invocation_period_s / u.poll_interval_s)
-    polls = invocations * (u.active_share * cycles_active + (1 - u.active_share))
-    sleep_s = invocations * u.active_share * (cycles_active - 1) * u.poll_interval_s
+    cycles_active = _cycles(u.invocation_period_s, u.poll_interval_s)
+    cycles_quiet = _cycles(u.invocation_period_s, u.quiet_interval_s)
+    polls = invocations * (u.active_share * cycles_active + (1 - u.active_share) * cycles_quiet)
+    sleep_s = invocations * (
+        u.active_share * (cycles_active - 1) * u.poll_interval_s
+        + (1 - u.active_share) * (cycles_quiet - 1) * u.quiet_interval_s
+    )
     executions = u.executions_per_queue_day * 30 * queues
     # Executions by action: scale-outs, and the rest split as scale-ins (reaps cost alike).
     shares = {Action.SCALE_OUT: u.scale_out_share, Action.SCALE_IN: 1 - u.scale_out_share}

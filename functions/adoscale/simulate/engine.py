@@ -12,10 +12,13 @@ What it models, once for every policy:
   that ran one before takes ``warm_speedup`` of its traced duration;
 - a policy polls when its ``next_poll_at`` says (every ``poll_interval_s`` for the peers;
   adoscale polls that often only while the queue is active, else at the next scheduled
-  invocation), and, with the fast path, ``fast_path_delay_s`` after each queued job; it
-  answers how many agents to launch and which idle ones to retire; RunTask and the drain
-  happen ``launch_delay_s`` later (the workflow starting); a drained agent is gone after
-  the policy's retire window unless it got a job first.
+  invocation), and, with the fast path (the service hook), at the end of the debounce
+  window in which the job's webhook arrives ``fast_path_delay_s`` after it was queued (one
+  poll per window, however many webhooks; a hook poll is not the poller's, so it leaves
+  the poller's cadence alone); it answers how many agents to launch and which idle ones
+  to retire; RunTask and the drain happen ``launch_delay_s`` later (the workflow
+  starting); a drained agent is gone after the policy's retire window unless it got a
+  job first.
 - a launch counts as a starting task from the poll that decided it on: the next poll never
   launches the same agents twice. (In AWS a poll inside the ~2 s between StartExecution and
   RunTask would not see the task yet; with polls 20 s apart that hardly happens, and the
@@ -28,6 +31,7 @@ arrive, drains happen, then polls, so a poll sees a job queued at its instant.
 from __future__ import annotations
 
 import heapq
+import math
 import random
 from collections import deque
 from collections.abc import Sequence
@@ -187,6 +191,8 @@ class Simulation:
         # Bumped by every change a poll could see (jobs, agents, tasks): a policy may reuse
         # its last answer while the version and its own time thresholds stand still.
         self.version = 0
+        self.hook_polling = False  # the poll running is the service hook's, not the poller's
+        self._last_hook_poll = float("-inf")
 
     # ---- running ---------------------------------------------------------------------
 
@@ -250,8 +256,16 @@ class Simulation:
         else:
             self.waiting.append(job)
         if self.policy.fast_path_delay_s is not None:
-            self._push(self.now + self.policy.fast_path_delay_s, HOOK_POLL, None)
+            self._hook(self.now + self.policy.fast_path_delay_s)
         self._mark()
+
+    def _hook(self, delivered_at: float) -> None:
+        """The webhook's debounce window ends; its one poll runs then (``adoscale.hook``)."""
+        window = self.params.hook_window_s
+        poll_at = math.ceil(delivered_at / window) * window if window > 0 else delivered_at
+        if poll_at != self._last_hook_poll:
+            self._last_hook_poll = poll_at
+            self._push(poll_at, HOOK_POLL, None)
 
     def _register(self, agent: SimAgent) -> None:
         if agent.agent_id not in self.agents:
@@ -340,7 +354,9 @@ class Simulation:
 
     def _poll(self, *, scheduled: bool) -> None:
         self._polls += 1
+        self.hook_polling = not scheduled
         actions = self.policy.poll(self)
+        self.hook_polling = False
         delay = self.params.launch_delay_s
         if actions.launch > 0:
             self._actions += 1

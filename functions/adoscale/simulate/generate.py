@@ -5,6 +5,9 @@
   weekdays carries 85 % of the jobs), the shape most teams see.
 - ``bursty``: working-hours *bursts*: a merge or a release fans out into several parallel
   jobs queued within seconds of each other, the load that exposes slow scale-out.
+- ``sparse``: a small team's day: most jobs arrive after a quiet spell (the previous one
+  finished at least ``quiet_gap_s`` earlier, longer than the poller's linger), some with
+  one to three companions seconds later: the load that exposes a slow quiet cadence.
 - ``short-jobs``: working-hours arrivals of short jobs (lint, unit tests: median
   ``SHORT_JOBS_MEDIAN_S``, most between 30 s and 3 min), the load where an agent's
   start-up is most of a job's wait and bill, and where reusable agents pay.
@@ -25,7 +28,7 @@ DAY = 86_400.0
 WORK_START, WORK_END = 8 * 3600.0, 18 * 3600.0
 WORKING_SHARE = 0.85  # of a working-hours trace's jobs that fall in working hours
 MIN_DURATION, MAX_DURATION = 30.0, 3 * 3600.0
-KINDS = ("steady", "bursty", "working-hours", "short-jobs")
+KINDS = ("steady", "bursty", "working-hours", "short-jobs", "sparse")
 SHORT_JOBS_MEDIAN_S, SHORT_JOBS_SIGMA = 90.0, 0.5
 
 
@@ -40,6 +43,7 @@ class Shape:
     burst_mean: float = 6.0  # jobs per burst, geometric
     burst_spread_s: float = 20.0  # a burst's jobs are queued within this many seconds
     seed: int = 7
+    quiet_gap_s: float = 900.0  # sparse: at least this long between a job's end and the next
 
     def __post_init__(self) -> None:
         for name in ("jobs_per_day", "days", "duration_median_s", "burst_mean"):
@@ -47,6 +51,8 @@ class Shape:
                 raise ValueError(f"{name}: must be > 0")
         if self.duration_sigma < 0 or self.burst_spread_s < 0:
             raise ValueError("duration_sigma and burst_spread_s: must be >= 0")
+        if self.quiet_gap_s < 0:
+            raise ValueError("quiet_gap_s: must be >= 0")
 
 
 def generate(kind: str, shape: Shape) -> Trace:
@@ -58,6 +64,8 @@ def generate(kind: str, shape: Shape) -> Trace:
         return working_hours(shape)
     if kind == "short-jobs":
         return short_jobs(shape)
+    if kind == "sparse":
+        return sparse(shape)
     raise ValueError(f"kind: one of {', '.join(KINDS)}, got {kind!r}")
 
 
@@ -102,6 +110,35 @@ def bursty(shape: Shape) -> Trace:
             queued = start + rng.uniform(0.0, shape.burst_spread_s)
             jobs.append(TraceJob(round(queued, 1), _duration(rng, shape)))
     return Trace(f"bursty-{shape.jobs_per_day:g}x{shape.days:g}d", tuple(jobs), shape.days * DAY)
+
+
+SPARSE_COMPANION_SHARE = 0.3  # of sparse sessions that queue more than one job
+
+
+def sparse(shape: Shape) -> Trace:
+    """Sessions separated by quiet spells; a session is one job, or (30 %) two to four
+    queued within ``burst_spread_s``. The next session starts ``quiet_gap_s`` plus an
+    exponential pause after the previous one's last job ended, the pause sized so the
+    day holds about ``jobs_per_day`` jobs when it can (it cannot when the gaps alone
+    fill the day: then fewer jobs arrive)."""
+    rng = random.Random(shape.seed)  # noqa: S311 - a seeded simulation
+    span = shape.days * DAY
+    per_session = 1.0 + SPARSE_COMPANION_SHARE * 2.0
+    sessions = max(1.0, shape.jobs_per_day * shape.days / per_session)
+    pause = max(60.0, span / sessions - shape.quiet_gap_s - shape.duration_median_s)
+    jobs: list[TraceJob] = []
+    now = rng.expovariate(1.0 / pause)
+    while now < span:
+        size = 1 if rng.random() >= SPARSE_COMPANION_SHARE else rng.randint(2, 4)
+        ends = now
+        for index in range(size):
+            queued = now + (rng.uniform(0.0, shape.burst_spread_s) if index else 0.0)
+            duration = _duration(rng, shape)
+            jobs.append(TraceJob(round(queued, 1), duration))
+            ends = max(ends, queued + duration)
+        now = ends + shape.quiet_gap_s + rng.expovariate(1.0 / pause)
+    jobs.sort(key=lambda job: job.queue_time)
+    return Trace(f"sparse-{shape.jobs_per_day:g}x{shape.days:g}d", tuple(jobs), span)
 
 
 def _working_moments(rng: random.Random, shape: Shape, per_day: float) -> list[float]:

@@ -44,12 +44,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from adoscale.cycles import QUIET_INTERVAL_SECONDS
+from adoscale.hook import DEBOUNCE_WINDOW_SECONDS, DELIVERY_SECONDS
 from adoscale.standby import StandbyWindow
 
 MINUTE = 60.0
 # The poller runs a cycle every ADOSCALE_POLL_INTERVAL_SECONDS (default 20) inside each
-# invocation that EventBridge Scheduler starts once a minute (adoscale.cycles).
+# invocation that EventBridge Scheduler starts once a minute, and one every
+# ADOSCALE_POLL_QUIET_INTERVAL_SECONDS while quiet (adoscale.cycles.Cadence).
 POLL_INTERVAL_S = 20.0
+POLL_QUIET_INTERVAL_S = QUIET_INTERVAL_SECONDS
 INVOCATION_PERIOD_S = 60.0  # EventBridge Scheduler's rate(1 minute): its minimum
 POLL_LINGER_S = 600.0  # cycles continue this long after the last activity
 CONFIRM_WINDOW_S = 15.0  # scale-in: disable, wait, re-check, then delete + stop
@@ -140,6 +144,7 @@ class SimParams:
     # while the queue is active (adoscale.cycles). A period <= the interval polls always.
     invocation_period_s: float = INVOCATION_PERIOD_S
     poll_linger_s: float = POLL_LINGER_S
+    poll_quiet_interval_s: float = POLL_QUIET_INTERVAL_S  # between cycles of a quiet stack
     standby_agents: int = 0
     # The queue item's standby schedule, read on the wall clock of ``clock_start`` + trace
     # seconds (None: the trace's own start, else the simulator's epoch, a Monday 00:00 UTC).
@@ -151,7 +156,10 @@ class SimParams:
     launch_delay_s: float = 2.0  # poll -> StartExecution -> launch Lambda -> RunTask accepted
     confirm_window_s: float = CONFIRM_WINDOW_S
     teardown_s: float = 5.0  # job done -> agent deregistered -> task stopped (billed)
-    fast_path_delay_s: float | None = None  # what-if: a service hook polls this long after a job
+    # the service hook: its webhook arrives this long after a job is queued (None: no hook);
+    # the hook polls at the end of the debounce window the webhook falls in
+    fast_path_delay_s: float | None = None
+    hook_window_s: float = DEBOUNCE_WINDOW_SECONDS
     unique_executions: bool = False  # what-if: executions named per poll, not per minute
     # Reusable agents (the queue's max_jobs_per_agent): an agent runs up to this many jobs;
     # between two it is offline for rearm_s (run.sh --once exits, the work directory is
@@ -182,6 +190,10 @@ class SimParams:
             raise ValueError(
                 f"idle_timeout_minutes: must be 1..1440, got {self.idle_timeout_minutes}"
             )
+        if not self.poll_quiet_interval_s > 0:
+            raise ValueError(
+                f"poll_quiet_interval_s: must be > 0, got {self.poll_quiet_interval_s}"
+            )
         if not self.invocation_period_s > 0:
             raise ValueError(f"invocation_period_s: must be > 0, got {self.invocation_period_s}")
         delays = ("first_poll_s", "launch_delay_s", "confirm_window_s", "teardown_s")
@@ -196,3 +208,8 @@ class SimParams:
             raise ValueError("rearm_s: must be >= 0")
         if self.fast_path_delay_s is not None and self.fast_path_delay_s < 0:
             raise ValueError("fast_path_delay_s: must be >= 0")
+        if self.hook_window_s < 0:
+            raise ValueError("hook_window_s: must be >= 0")
+
+
+HOOK_DELIVERY_S = DELIVERY_SECONDS  # what --fast-path assumes when given without a value

@@ -37,6 +37,7 @@ from adoscale.counting import (
     assign_waiting_jobs,
     count_queue,
 )
+from adoscale.cycles import Cadence
 from adoscale.models import Agent, AgentTask, JobRequest
 from adoscale.naming import execution_name, placeholder_name, poll_slot
 from adoscale.policy import NONE, SCALE_IN, SCALE_OUT, Decision, decide
@@ -96,8 +97,12 @@ class AdoscalePolicy:
         self.first_poll_s = params.first_poll_s
         self.invocation_period_s = params.invocation_period_s
         self.poll_linger_s = params.poll_linger_s
+        self.cadence = Cadence(
+            params.poll_interval_s, params.poll_quiet_interval_s, params.invocation_period_s
+        )
         self._last_active: float | None = None
         self.fast_path_delay_s = params.fast_path_delay_s
+        self.hook_window_s = params.hook_window_s
         self.retire_window_s = params.confirm_window_s
         self.unique_executions = params.unique_executions
         self.lease_s = {
@@ -130,20 +135,20 @@ class AdoscalePolicy:
             and sim.now < self._quiet_until
         ):
             self.reused_polls += 1
-            if self._quiet_active:
+            if self._quiet_active and not sim.hook_polling:
                 self._last_active = sim.now
             return Actions()
         now = at(sim.now, self.epoch)
         counts = self.count(sim, now)
         decision = self.decide(counts, now)
         active = bool(counts.queued or counts.busy or counts.starting)
-        if active or decision.action != NONE:
-            self._last_active = sim.now
+        if (active or decision.action != NONE) and not sim.hook_polling:
+            self._last_active = sim.now  # the poller's own Activity: hook polls are not its
         self._quiet_version = None
         if decision.action == NONE:
             self._quiet_version, self._quiet_active = sim.version, active
             self._quiet_until = self._next_threshold(counts, sim)
-        if decision.action == NONE or not self._may_start(decision.action, now):
+        if decision.action == NONE or not self._may_start(decision.action, now, sim):
             return Actions()
         if sim.now < self._lease_until:
             self.skipped_executions += 1
@@ -198,22 +203,20 @@ class AdoscalePolicy:
         return self._schedule_change
 
     def next_poll_at(self, now: float) -> float:
-        """Every interval while active or lingering (``adoscale.cycles.Activity``); else at
-        the next scheduled invocation."""
+        """The poller's own cadence (``adoscale.cycles.Cadence``): every interval while
+        active or lingering (``adoscale.cycles.Activity``), else every quiet interval."""
         lingering = self._last_active is not None and now - self._last_active <= (
             self.poll_linger_s
         )
-        if lingering or self.poll_interval_s >= self.invocation_period_s:
-            return now + self.poll_interval_s
-        period = self.invocation_period_s
-        elapsed = now - self.first_poll_s
-        return self.first_poll_s + (math.floor(elapsed / period + 1e-9) + 1) * period
+        return self.cadence.next_cycle_at(now, lingering, self.first_poll_s)
 
-    def _may_start(self, action: str, now: datetime) -> bool:
-        """Step Functions refuses a second execution of the same name (queue, action, slot)."""
+    def _may_start(self, action: str, now: datetime, sim: Simulation) -> bool:
+        """Step Functions refuses a second execution of the same name (queue, action, slot);
+        a hook poll names its executions by its debounce window (``adoscale.hook``)."""
         if self.unique_executions:
             return True
-        slot = poll_slot(now, max(1, round(self.poll_interval_s)))
+        seconds = self.hook_window_s if sim.hook_polling else self.poll_interval_s
+        slot = poll_slot(now, max(1, round(seconds)))
         if slot != self._slot:
             self._slot, self._started = slot, set()
         name = execution_name(self.queue.queue, action, slot)
