@@ -1,7 +1,7 @@
 """The adoscale stack: what `pulumi up` deploys.
 
 - a customer managed KMS key (rotating) that encrypts everything below at rest;
-- the DynamoDB queue table (C1) and state table (alert dedupe, leases);
+- the DynamoDB queue table and state table (alert dedupe, leases);
 - the SNS alert topic, with optional email/https subscriptions filtered on ``kind``;
 - the Azure DevOps PAT in Secrets Manager;
 - the agents' network (existing subnets, or a new VPC with NAT or VPC endpoints);
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pulumi
 
+from adoscale.core.steps import STEPS
 from adoscale.workflow.definition import build_definition
-from adoscale.workflow.steps import STEPS
 from components.alerts import Alerts, AlertsArgs
 from components.cluster import CONTAINER_NAME, AgentCluster, AgentClusterArgs
 from components.config import StackConfigError, load_stack_config

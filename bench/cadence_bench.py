@@ -21,7 +21,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from adoscale.hook import DELIVERY_SECONDS
+from adoscale.core.hook import DELIVERY_SECONDS
 from adoscale.simulate import cost
 from adoscale.simulate.generate import KINDS, Shape, generate
 from adoscale.simulate.params import SimParams

@@ -61,7 +61,7 @@ LAMBDA_ENV = {
 
 
 def handler_modules() -> list[str]:
-    from adoscale.workflow.steps import STEPS
+    from adoscale.core.steps import STEPS
 
     modules = {"adoscale.handlers.poller"} | {step.handler.rsplit(".", 1)[0] for step in STEPS}
     return sorted(

@@ -78,7 +78,7 @@ AWS_WORLD = textwrap.dedent(
     os.environ.update(AWS_ENDPOINT_URL=f"http://{host}:{port}", MOTO_PORT=str(port))
     sys.path.insert(0, sys.argv[3])
     from tests.support.stack import create_poller_stack
-    from adoscale.store import to_attribute_map
+    from adoscale.aws.store import to_attribute_map
     stack = create_poller_stack(sys.argv[4], sys.argv[2])
     for n in range(int(sys.argv[1])):
         stack.client("dynamodb").put_item(TableName="queues", Item=to_attribute_map(

@@ -95,7 +95,7 @@ AWS_WORLD = textwrap.dedent(
     os.environ.update(AWS_ENDPOINT_URL=f"http://{host}:{port}", MOTO_PORT=str(port))
     sys.path.insert(0, sys.argv[3])
     from tests.support.stack import create_poller_stack
-    from adoscale.store import to_attribute_map
+    from adoscale.aws.store import to_attribute_map
     urls = json.loads(sys.argv[2])
     stack = create_poller_stack(sys.argv[4], urls[0])
     for n in range(int(sys.argv[1])):
@@ -119,7 +119,7 @@ CYCLE = textwrap.dedent(
     first_minute = datetime.now(UTC).replace(second=0, microsecond=0)
     runtime = poller.handler.built.runtime  # what the handler builds on its first invocation
     if os.environ.get("SCALE_BENCH_PHASES"):  # time each step of the cycle (stderr)
-        from adoscale import poll
+        from adoscale.poller import poll
         def timed(name, method):
             def wrapper(self, *args, **kwargs):
                 began = time.perf_counter()

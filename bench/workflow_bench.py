@@ -76,8 +76,8 @@ def run() -> dict[str, Any]:
 def _one_execution(stack: Any, ado: Any, router: Any, queue: str) -> dict[str, Any]:
     from datetime import UTC, datetime
 
-    from adoscale.ecs import AgentTasks
-    from adoscale.workflow.request import ScalingRequest
+    from adoscale.aws.ecs import AgentTasks
+    from adoscale.core.request import ScalingRequest
 
     pool_id = ado.pool_id(queue)
     tasks = AgentTasks(stack.client("ecs"), stack.env["ADOSCALE_CLUSTER"])

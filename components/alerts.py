@@ -1,4 +1,4 @@
-"""Alerts: the SNS topic every alert (C5) and every alarm goes to.
+"""Alerts: the SNS topic every alert and every alarm goes to.
 
 adoscale's own alerts carry the message attributes ``kind`` and ``queue``; CloudWatch
 alarm notifications carry none. A subscription from config with ``kinds`` therefore

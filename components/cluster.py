@@ -27,9 +27,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from adoscale import capacity
-from adoscale.capacity import ProfileLaunch
-from adoscale.organizations import (
+from adoscale.core import capacity
+from adoscale.core.capacity import ProfileLaunch
+from adoscale.core.organizations import (
     AGENT_UID,
     HANDOVER_DIRECTORY,
     INIT_CONTAINER_NAME,

@@ -18,19 +18,19 @@ from typing import Any
 import pulumi
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from adoscale.organizations import (
+from adoscale.core.organizations import (
     Organization,
     OrganizationError,
     Organizations,
     name_from_url,
     normalize_url,
 )
-from adoscale.schema import PROFILE_NAME_PATTERN
-from adoscale.settings import ARN as _ARN
-from adoscale.settings import POLL_INTERVAL_BOUNDS
+from adoscale.core.schema import PROFILE_NAME_PATTERN
+from adoscale.core.settings import ARN as _ARN
+from adoscale.core.settings import POLL_INTERVAL_BOUNDS
 
 NAMESPACE = "adoscale"
-DEFAULT_PROFILE = "default"  # C1: a queue item without agent_profile uses this one
+DEFAULT_PROFILE = "default"  # a queue item without agent_profile uses this one
 NETWORK_MODES = ("existing", "nat", "endpoints")
 ARCHITECTURES = ("X86_64", "ARM64")
 CONTAINER_INSIGHTS = ("enabled", "enhanced", "disabled")
@@ -156,7 +156,7 @@ def _defaults() -> Mapping[str, Any]:
 DEFAULTS: Mapping[str, Any] = _defaults()
 
 
-# --- nested objects (marshmallow, like the queue items of C1) -----------------------------
+# --- nested objects (marshmallow, like the queue items) -----------------------------
 
 
 def _fargate_size(data: Mapping[str, Any]) -> None:

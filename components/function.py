@@ -2,7 +2,7 @@
 
 Each function gets exactly the statements its caller lists, plus writing to its own log
 group; nothing is shared between functions, so a step that only releases leases cannot
-launch tasks. python3.12 on arm64, JSON logs, the environment of contract C2.
+launch tasks. python3.12 on arm64, JSON logs, the Lambda environment.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from adoscale.workflow import steps
+from adoscale.core import steps
 from components import iam
 from components.function import ScopedFunction, ScopedFunctionArgs
 from components.permissions import Grants, RuntimeResources, poller_environment

@@ -1,6 +1,6 @@
 """Monitoring: stack-level alarms to the alert topic, and a dashboard.
 
-Alarms watch stack totals (metrics without a dimension, contract C3), the poller Lambda
+Alarms watch stack totals (metrics without a dimension), the poller Lambda
 and the state machine, so a queue added at run time needs no new alarm. The dashboard's
 per-queue widgets are CloudWatch SEARCH expressions over the ``Queue`` dimension for the
 same reason: a new queue item shows up on the next poll, without a deploy.
@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-# The per-queue metrics the poller publishes (``adoscale.metrics.QUEUE_METRICS``), only for
+# The per-queue metrics the poller publishes (``adoscale.aws.metrics.QUEUE_METRICS``), only for
 # queues active within the last hour: a quiet queue drops off these widgets.
 PER_QUEUE_WIDGETS = (
     ("Waiting jobs per queue (active queues)", ("QueuedJobs",), "Maximum"),

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # First path component under adoscale/ (package dir or module stem) that is operator-only.
-OPERATOR_ONLY = frozenset({"cli", "local", "simulate", "simulator", "bench"})
+OPERATOR_ONLY = frozenset({"cli", "local", "simulate", "simulator", "bench", "documents"})
 SKIPPED_DIRS = frozenset({"__pycache__", "bin", ".pytest_cache"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
 SKIPPED_NAMES = frozenset({".installed", ".DS_Store"})

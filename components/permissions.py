@@ -1,7 +1,7 @@
 """What each Lambda may touch and which Lambda environment variables it gets, from the
 ``needs`` of a step.
 
-``adoscale.workflow.steps`` says what each step needs (``ado``, ``ecs_read``, ...) and, in
+``adoscale.core.steps`` says what each step needs (``ado``, ``ecs_read``, ...) and, in
 its ``NEEDS`` table, which variables and IAM actions each need brings; this module turns
 that table into IAM statements (scoped to the stack's resources) and variable values, so
 the poller and every step get the same, minimal, translation:
@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 import pulumi
 
-from adoscale.organizations import Organization, dump_organizations
-from adoscale.workflow import steps
+from adoscale.core import steps
+from adoscale.core.organizations import Organization, dump_organizations
 from components import iam
 from components.iam import AwsContext
 
@@ -74,7 +74,7 @@ class RuntimeResources:
     subnet_ids: pulumi.Output[list[str]]
     security_group_ids: pulumi.Output[list[str]]
     assign_public_ip: bool
-    # adoscale.capacity's table: per-profile capacity provider and boot timeout
+    # adoscale.core.capacity's table: per-profile capacity provider and boot timeout
     profile_launch: pulumi.Input[str] = "{}"
 
     def cluster_tasks(self) -> pulumi.Output[str]:
@@ -267,7 +267,7 @@ def poller_environment(
     state_machine_arn: pulumi.Input[str],
     express_state_machine_arn: pulumi.Input[str] | None = None,
 ) -> dict[str, pulumi.Input[str]]:
-    """Contract C2 in full: the poller validates queue items against every profile."""
+    """The whole Lambda environment: the poller validates queue items against every profile."""
     env = step_environment(steps.NEEDS, resources)
     env["ADOSCALE_METRIC_NAMESPACE"] = resources.metric_namespace
     env["ADOSCALE_STATE_MACHINE_ARN"] = state_machine_arn

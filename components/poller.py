@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from adoscale.cycles import POLLER_TIMEOUT_SECONDS
+from adoscale.poller.cycles import POLLER_TIMEOUT_SECONDS
 from components import iam
 from components.function import ScopedFunction, ScopedFunctionArgs
 from components.permissions import RuntimeResources, poller_environment, poller_statements

@@ -1,4 +1,4 @@
-"""QueueTable: the queue definitions (C1) and the small state table beside them (C2).
+"""QueueTable: the queue definitions and the small state table beside them.
 
 The state table holds alert dedupe marks and per-queue leases; they must survive cold
 starts and expire by themselves, hence DynamoDB with TTL on ``expires_at``. Both tables

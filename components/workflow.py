@@ -1,6 +1,6 @@
 """Workflow: the scaling state machine and one scoped Lambda per step.
 
-The steps come from ``adoscale.workflow.steps.STEPS`` (name, handler, needs, timeout,
+The steps come from ``adoscale.core.steps.STEPS`` (name, handler, needs, timeout,
 memory) and the definition from ``adoscale.workflow.definition.build_definition``: the
 registry is the single source for both the IAM of each step and the ASL that calls it.
 The state machine's role may invoke exactly those Lambdas. Logging: level ERROR without
@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from adoscale.workflow.steps import Step
+from adoscale.core.steps import Step
 from components import iam
 from components.function import ScopedFunction, ScopedFunctionArgs
 from components.permissions import RuntimeResources, step_environment, step_statements

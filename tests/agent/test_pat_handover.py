@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from adoscale import capability_rules
+from adoscale.core import capability_rules
 from tests.agent.harness import START_SH, Agent
 
 HANDOVER_SH = START_SH.with_name("handover.sh")

@@ -1,4 +1,4 @@
-"""Behaviour of agent/start.sh (contract C7) against a stub agent directory."""
+"""Behaviour of agent/start.sh against a stub agent directory."""
 
 from __future__ import annotations
 

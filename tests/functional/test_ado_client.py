@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from adoscale.ado import API_PREVIEW, API_VERSION, AdoClient, RateLimit
-from adoscale.exceptions import (
+from adoscale.ado.client import API_PREVIEW, API_VERSION, AdoClient, RateLimit
+from adoscale.core.exceptions import (
     AdoAgentBusyError,
     AdoAgentNotFoundError,
     AdoAuthError,
@@ -24,8 +24,8 @@ from adoscale.exceptions import (
     AdoRateLimitedError,
     AdoUnavailableError,
 )
+from adoscale.core.models import Headroom
 from adoscale.local.ado_server import FakeAdoServer
-from adoscale.models import Headroom
 
 READ_TIMEOUT = 2.0  # generous: the normal paths must not flake on a loaded machine
 SHORT_READ_TIMEOUT = 0.3  # for the slow-response cases (the fake waits 1 s)

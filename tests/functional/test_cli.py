@@ -11,8 +11,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from adoscale.aws.store import to_attribute_map
 from adoscale.cli.main import cli
-from adoscale.store import to_attribute_map
 
 REGION = "eu-west-1"
 
@@ -551,9 +551,9 @@ def test_put_reports_both_errors_and_the_items_left_when_an_undo_fails(
 ):
     # GIVEN 120 queues to put (two transactions) whose second transaction fails, and a
     # table that refuses every undo of q003
-    from adoscale.store import QueueStore
+    from adoscale.aws.store import QueueStore
 
-    monkeypatch.setattr("adoscale.store.UNDO_BACKOFF_SECONDS", 0.0)
+    monkeypatch.setattr("adoscale.aws.store.UNDO_BACKOFF_SECONDS", 0.0)
     real = QueueStore.put_all
 
     def put_all_with_faults(self, queues):

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from adoscale.cli.main import cli
-from adoscale.hook import JOB_STATE_EVENT
+from adoscale.core.hook import JOB_STATE_EVENT
 from adoscale.local.ado_server import DEFAULT_PROJECT, FakeAdoServer
 
 PAT = "operator-pat-0123456789-SECRET"

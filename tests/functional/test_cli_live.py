@@ -6,8 +6,8 @@ import json
 
 from click.testing import CliRunner
 
+from adoscale.aws.store import to_attribute_map
 from adoscale.cli.main import cli
-from adoscale.store import to_attribute_map
 from tests.conftest import FAKE_PAT
 from tests.support.stack import create_poller_stack
 

@@ -11,8 +11,8 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
+from adoscale.aws.store import to_attribute_map
 from adoscale.cli.main import cli
-from adoscale.store import to_attribute_map
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/sfn"

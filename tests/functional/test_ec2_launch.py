@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from adoscale import capacity
-from adoscale.capacity import ProfileLaunch
-from adoscale.ecs import LaunchFailure
-from adoscale.schema import Queue
-from adoscale.settings import Settings, load_settings
+from adoscale.aws.ecs import LaunchFailure
+from adoscale.core import capacity
+from adoscale.core.capacity import ProfileLaunch
+from adoscale.core.schema import Queue
+from adoscale.core.settings import Settings, load_settings
 from adoscale.workflow.reaper import placeholder_launcher
 from adoscale.workflow.scale_out import launch_spec
 from tests.functional.test_workflow_ecs import record_run_task

@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from adoscale.cli.context import CliContext
-from adoscale.cli.documents import load_queue_document
 from adoscale.cli.main import cli
-from adoscale.exceptions import InputError
-from adoscale.schema import MAX_ITEM_BYTES
+from adoscale.core.exceptions import InputError
+from adoscale.core.schema import MAX_ITEM_BYTES
+from adoscale.documents import load_queue_document
 
 TABLE = "fuzz-queues"
 REGION = "eu-west-1"

@@ -18,13 +18,13 @@ import time
 
 import pytest
 
+from adoscale.aws.store import to_attribute_map
+from adoscale.core.hook import Credentials
+from adoscale.core.settings import load_settings
 from adoscale.handlers import hook as hook_handler
-from adoscale.hook import Credentials
-from adoscale.hook_poll import HOOK_REQUIRED, build_hook_service
 from adoscale.local.ado_server import DEFAULT_PROJECT, FakeAdoServer
 from adoscale.local.hook_endpoint import SAMPLE as SAMPLE_EVENT
-from adoscale.settings import load_settings
-from adoscale.store import to_attribute_map
+from adoscale.poller.hook import HOOK_REQUIRED, build_hook_service
 from tests.support.stack import PollerStack, create_poller_stack
 
 PAT = "pat-0123456789-KNOWN-SECRET-abcdef"

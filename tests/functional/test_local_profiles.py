@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from adoscale.exceptions import InputError
+from adoscale.core.exceptions import InputError
 from adoscale.local.clock import SimClock
 from adoscale.local.fargate import BOOTING, LocalFargate
 from adoscale.local.organisation import SimulatedOrganisation

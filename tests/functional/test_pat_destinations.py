@@ -18,10 +18,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from adoscale.aws.store import to_attribute_map
+from adoscale.core.settings import POLLER_REQUIRED, load_settings
 from adoscale.local.ado_server import FakeAdoServer
-from adoscale.runtime import build_poller
-from adoscale.settings import POLLER_REQUIRED, load_settings
-from adoscale.store import to_attribute_map
+from adoscale.poller.wiring import build_poller
 from tests.support.stack import PollerStack, create_poller_stack
 
 PAT = "pat-stack-org-7f3a9c1e"

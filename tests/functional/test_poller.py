@@ -1,4 +1,4 @@
-"""The poller handler (C4) against moto over HTTP and the fake Azure DevOps over HTTP."""
+"""The poller handler against moto over HTTP and the fake Azure DevOps over HTTP."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adoscale.exceptions import ConfigError
+from adoscale.aws.store import QueueStore, to_attribute_map
+from adoscale.core.exceptions import ConfigError
+from adoscale.core.schema import Queue
+from adoscale.core.settings import POLLER_REQUIRED, load_settings
 from adoscale.handlers import poller as poller_handler
 from adoscale.local.ado_server import FakeAdoServer
-from adoscale.runtime import build_poller
-from adoscale.schema import Queue
-from adoscale.settings import POLLER_REQUIRED, load_settings
-from adoscale.store import QueueStore, to_attribute_map
+from adoscale.poller.wiring import build_poller
 from tests.support.stack import PollerStack, create_poller_stack
 
 PAT = "pat-0123456789-KNOWN-SECRET-abcdef"
@@ -73,7 +73,8 @@ def test_a_cycle_counts_decides_starts_and_publishes(stack, ado):
     # WHEN one cycle runs
     result = runtime.poller.poll().to_result()
 
-    # THEN each queue has its C4 entry, and executions start only where action is needed
+    # THEN each queue has its entry in the poller result, and executions start only where
+    # action is needed
     assert result["errors"] == []
     assert result["queues"]["build"] == {
         "queued": 3,

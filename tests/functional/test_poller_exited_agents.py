@@ -7,12 +7,12 @@ from collections.abc import Iterator
 import pytest
 from moto.moto_api import state_manager
 
-from adoscale.ecs import AgentTasks, Launched, LaunchSpec
+from adoscale.aws.ecs import AgentTasks, Launched, LaunchSpec
+from adoscale.aws.store import to_attribute_map
+from adoscale.core.naming import placeholder_name
+from adoscale.core.settings import POLLER_REQUIRED, load_settings
 from adoscale.local.ado_server import FakeAdoServer
-from adoscale.naming import placeholder_name
-from adoscale.runtime import build_poller
-from adoscale.settings import POLLER_REQUIRED, load_settings
-from adoscale.store import to_attribute_map
+from adoscale.poller.wiring import build_poller
 from tests.support.stack import PollerStack, create_poller_stack
 
 PAT = "pat-exited-agents-5c1d0e"

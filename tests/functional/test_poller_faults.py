@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from adoscale.faults import KINDS
+from adoscale.aws.store import to_attribute_map
+from adoscale.core.faults import KINDS
+from adoscale.core.settings import POLLER_REQUIRED, load_settings
 from adoscale.local.ado_server import FakeAdoServer
-from adoscale.runtime import PollerRuntime, build_poller
-from adoscale.settings import POLLER_REQUIRED, load_settings
-from adoscale.store import to_attribute_map
+from adoscale.poller.wiring import PollerRuntime, build_poller
 from tests.support.stack import PollerStack, create_poller_stack
 
 PAT = "pat-faults-0123456789-abcdef"
@@ -203,7 +203,7 @@ def test_a_cycle_that_meets_an_unforeseen_error_returns_a_result(stack, monkeypa
         raise ZeroDivisionError("a bug")
 
     with monkeypatch.context() as patched:
-        patched.setattr("adoscale.poll.assign_waiting_jobs", broken)
+        patched.setattr("adoscale.poller.poll.assign_waiting_jobs", broken)
         first = runtime.poller.poll().to_result()
         second = runtime.poller.poll().to_result()
     third = runtime.poller.poll().to_result()

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from adoscale.aws.store import to_attribute_map
+from adoscale.core.settings import POLLER_REQUIRED, load_settings
 from adoscale.local.ado_server import FakeAdoServer
-from adoscale.runtime import build_poller
-from adoscale.settings import POLLER_REQUIRED, load_settings
-from adoscale.store import to_attribute_map
+from adoscale.poller.wiring import build_poller
 from tests.support.stack import PollerStack, allow_organizations, create_poller_stack
 
 PAT = "pat-0123456789-SHARDS-abcdef"

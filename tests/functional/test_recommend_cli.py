@@ -10,9 +10,9 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
+from adoscale.aws.store import QueueStore, to_attribute_map
 from adoscale.cli.main import cli
-from adoscale.schema import parse_queue
-from adoscale.store import QueueStore, to_attribute_map
+from adoscale.core.schema import parse_queue
 
 REGION = "eu-west-1"
 SMALL = ["--generate", "working-hours", "--days", "3", "--jobs-per-day", "150", "--no-peers"]

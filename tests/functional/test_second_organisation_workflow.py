@@ -20,11 +20,11 @@ import pytest
 import requests
 from moto.moto_api import state_manager
 
+from adoscale.core.organizations import Organization, pat_variable
+from adoscale.core.request import ScalingRequest
 from adoscale.local.ado_server import FakeAdoServer
 from adoscale.local.lambda_router import LambdaRouter
 from adoscale.local.workflow_stack import MOTO_CONFIG, WorkflowStack, create_workflow_stack
-from adoscale.organizations import Organization, pat_variable
-from adoscale.workflow.request import ScalingRequest
 from tests.support.moto_server import REGION
 from tests.support.workflow import environment_of, wait_for
 

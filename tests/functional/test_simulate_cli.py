@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
-from adoscale.ado import AdoClient
+from adoscale.ado.client import AdoClient
 from adoscale.cli.main import cli
 from adoscale.local.ado_server import FakeAdoServer
 from adoscale.simulate.cli import simulate

@@ -6,9 +6,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from adoscale.exceptions import QueueConfigError
-from adoscale.schema import Queue
-from adoscale.store import QueueStore, to_attribute_map
+from adoscale.aws.store import QueueStore, to_attribute_map
+from adoscale.core.exceptions import QueueConfigError
+from adoscale.core.schema import Queue
 
 TABLE = "adoscale-queues"
 
@@ -131,7 +131,7 @@ def failing(dynamodb, operation, decide):
 def test_a_failed_undo_is_retried_then_reported_with_both_errors_and_the_items_left(dynamodb):
     # GIVEN 150 new queues (two transactions); the second fails, and undoing two of the
     # first hundred keeps failing while one other fails only once (a retry fixes it)
-    from adoscale.exceptions import PartialWriteError
+    from adoscale.core.exceptions import PartialWriteError
 
     store = QueueStore(dynamodb, TABLE, sleep=lambda _seconds: None)
     batch = [Queue(queue=f"q{n:03d}", pool="New", max_agents=2) for n in range(150)]

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from adoscale.ecs import ON_DEMAND, SPOT, Launched, LaunchFailure, parse_task
-from adoscale.naming import AGENT_TAG, PLACEHOLDER_TAG, QUEUE_TAG
-from adoscale.schema import parse_queue
+from adoscale.aws.ecs import ON_DEMAND, SPOT, Launched, LaunchFailure, parse_task
+from adoscale.core.naming import AGENT_TAG, PLACEHOLDER_TAG, QUEUE_TAG
+from adoscale.core.schema import parse_queue
 from adoscale.workflow.scale_out import agent_environment
 from tests.support.workflow import ecs_world, environment_of, tags_of
 

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adoscale.ecs import LaunchSpec
-from adoscale.naming import AGENT_TAG, PLACEHOLDER_TAG, QUEUE_TAG, placeholder_name
-from adoscale.workflow.request import ScalingRequest
+from adoscale.aws.ecs import LaunchSpec
+from adoscale.core.naming import AGENT_TAG, PLACEHOLDER_TAG, QUEUE_TAG, placeholder_name
+from adoscale.core.request import ScalingRequest
 from tests.support.workflow import (
     PAT,
     Workflow,

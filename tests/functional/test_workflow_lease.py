@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from moto import mock_aws
 
-from adoscale.exceptions import WorkflowInputError
-from adoscale.store import QueueStore, to_attribute_map
+from adoscale.aws.lease import QueueLease
+from adoscale.aws.store import QueueStore, to_attribute_map
+from adoscale.core.exceptions import WorkflowInputError
 from adoscale.workflow.admission import release, validate
-from adoscale.workflow.lease import QueueLease
 from tests.support.workflow import session_for_tests
 
 FIRST = "arn:aws:states:eu-west-1:123456789012:execution:scaling:first"

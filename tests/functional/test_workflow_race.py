@@ -36,13 +36,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adoscale.ado import AdoClient
-from adoscale.counting import count_queue
-from adoscale.exceptions import AdoAgentBusyError, AdoError
+from adoscale.ado.client import AdoClient
+from adoscale.core.counting import count_queue
+from adoscale.core.exceptions import AdoAgentBusyError, AdoError
+from adoscale.core.models import Agent, AgentTask
+from adoscale.core.policy import SCALE_IN, decide
+from adoscale.core.schema import Queue
 from adoscale.local.ado_server import FakeAdoError, FakeAdoServer
-from adoscale.models import Agent, AgentTask
-from adoscale.policy import SCALE_IN, decide
-from adoscale.schema import Queue
 from adoscale.workflow.definition import build_definition, placeholder_arns
 from adoscale.workflow.scale_in import drain, retire
 

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adoscale.ado import AdoClient
-from adoscale.ecs import LaunchFailure
-from adoscale.exceptions import AdoUnavailableError
-from adoscale.naming import placeholder_name
-from adoscale.schema import parse_queue
+from adoscale.ado.client import AdoClient
+from adoscale.aws.ecs import LaunchFailure
+from adoscale.core.exceptions import AdoUnavailableError
+from adoscale.core.naming import placeholder_name
+from adoscale.core.schema import parse_queue
 from adoscale.workflow.reaper import reap
 from tests.support.workflow import RecordingAlerts, age_task
 

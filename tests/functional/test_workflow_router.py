@@ -11,7 +11,7 @@ import zipfile
 import pytest
 from moto import mock_aws
 
-from adoscale.exceptions import ConfigError
+from adoscale.core.exceptions import ConfigError
 from adoscale.handlers import make_handler
 from adoscale.local.lambda_router import LambdaRouter
 from tests.support.workflow import session_for_tests

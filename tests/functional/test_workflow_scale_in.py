@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from adoscale.ado import AdoClient
-from adoscale.exceptions import AdoUnavailableError
+from adoscale.ado.client import AdoClient
+from adoscale.core.exceptions import AdoUnavailableError
+from adoscale.core.models import Agent
 from adoscale.local.ado_server import FakeAdoServer
-from adoscale.models import Agent
 from adoscale.workflow.scale_in import drain, retire
 
 PAT = "scale-in-pat-31c5a8e0"

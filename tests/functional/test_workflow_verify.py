@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adoscale.ado import AdoClient
-from adoscale.schema import parse_queue
+from adoscale.ado.client import AdoClient
+from adoscale.core.schema import parse_queue
 from adoscale.workflow.scale_out import MAX_VERIFY_ROUNDS, verify
 from tests.support.workflow import (
     RecordingAlerts,
@@ -62,7 +62,9 @@ def test_each_launched_agent_is_judged_once(org, ecs, situation, outcome):
     arn = ecs.tasks.tasks_of(QUEUE)[0].task_arn
     if situation == "registered":
         org.register_agent(POOL, name)
-    elif situation == "registered-as-task-id":  # C7's default name, when none was given
+    elif (
+        situation == "registered-as-task-id"
+    ):  # the image's default name, when none was given
         org.register_agent(POOL, task_id)
     elif situation.startswith("exited"):
         end_task(arn, exit_code=int(situation[-1]), reason="Essential container in task exited")

@@ -17,8 +17,8 @@ import pytest
 from botocore.model import Shape
 from botocore.validate import ParamValidator
 
-from adoscale import capacity
-from adoscale.settings import load_settings
+from adoscale.core import capacity
+from adoscale.core.settings import load_settings
 from components.config import StackConfigError, is_graviton
 from components.ec2_capacity import AMI_PARAMETERS
 from tests.infra.conftest import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from adoscale.hook_poll import HOOK_REQUIRED
-from adoscale.settings import load_settings
+from adoscale.core.settings import load_settings
+from adoscale.poller.hook import HOOK_REQUIRED
 from tests.infra.conftest import SCENARIOS, ProgramRun, cached_run, secret_paths
 from tests.infra.test_stack import actions_of, function, policy_of
 

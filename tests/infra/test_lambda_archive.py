@@ -16,7 +16,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from adoscale.workflow.steps import STEPS
+from adoscale.core.steps import STEPS
 from components.packaging import (
     FIXED_TIME,
     ArchiveError,
@@ -102,7 +102,7 @@ def test_entries_carry_fixed_metadata_and_no_build_litter(archive: Path) -> None
     assert not [
         n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith("bin/")
     ]
-    assert "adoscale/settings.py" in names
+    assert "adoscale/core/settings.py" in names
     assert "requests/__init__.py" in names
     assert not [n for n in names if n.split("/")[0] in {"boto3", "botocore"}]
 

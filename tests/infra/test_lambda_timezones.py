@@ -24,8 +24,8 @@ import sys, zoneinfo
 sys.path[:0] = [sys.argv[1]]
 zoneinfo.reset_tzpath([])  # no system zone files, as on the Lambda runtime
 from datetime import datetime, timezone
-from adoscale.schema import parse_queue
-from adoscale.policy import standby_in_force
+from adoscale.core.schema import parse_queue
+from adoscale.core.policy import standby_in_force
 queue = parse_queue({"queue": "q", "pool": "p", "max_agents": 3, "standby_schedule": [
     {"days": "mon-fri", "from": "08:00", "to": "18:00", "timezone": "Europe/Berlin", "agents": 2}]})
 summer = datetime(2026, 7, 8, 6, 30, tzinfo=timezone.utc)  # 08:30 in Berlin

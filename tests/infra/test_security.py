@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from adoscale.organizations import pat_variable
+from adoscale.core.organizations import pat_variable
 from tests.infra.conftest import PAT, ProgramRun, secret_paths
 
 # Actions AWS does not let us scope to a resource, and the condition key that must bind

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from adoscale.settings import POLLER_REQUIRED, load_settings
-from adoscale.workflow import steps
+from adoscale.core import steps
+from adoscale.core.settings import POLLER_REQUIRED, load_settings
 from adoscale.workflow.definition import build_definition
 from tests.infra.conftest import (
     ACCOUNT,
@@ -653,7 +653,7 @@ def test_dashboard_finds_queues_with_search_expressions(stack: ProgramRun) -> No
     ]
     namespace = stack.setting("metricNamespace", "AdoAgentScaling")
     schema = namespace if namespace.isalnum() else f'"{namespace}"'
-    from adoscale.metrics import QUEUE_METRICS
+    from adoscale.aws.metrics import QUEUE_METRICS
 
     # every per-queue metric the poller publishes has a widget, and no widget waits for
     # a per-queue metric that is never published

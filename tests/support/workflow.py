@@ -19,12 +19,12 @@ from moto import mock_aws
 from moto.ecs.models import ecs_backends
 from moto.moto_api import state_manager
 
-from adoscale.ecs import AgentTasks, LaunchSpec
+from adoscale.aws.ecs import AgentTasks, LaunchSpec
+from adoscale.core.models import AgentTask
+from adoscale.core.naming import QUEUE_TAG
 from adoscale.local.ado_server import FakeAdoServer
 from adoscale.local.lambda_router import LambdaRouter
 from adoscale.local.workflow_stack import MOTO_CONFIG, WorkflowStack, create_workflow_stack
-from adoscale.models import AgentTask
-from adoscale.naming import QUEUE_TAG
 
 from .moto_server import ACCOUNT, REGION
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from adoscale.models import Agent, AgentTask, JobRequest
+from adoscale.core.models import Agent, AgentTask, JobRequest
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

@@ -12,8 +12,8 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 
-from adoscale.ado import AdoClient, RateLimit
-from adoscale.exceptions import (
+from adoscale.ado.client import AdoClient, RateLimit
+from adoscale.core.exceptions import (
     AdoAgentBusyError,
     AdoAuthError,
     AdoBadResponseError,
@@ -21,7 +21,7 @@ from adoscale.exceptions import (
     AdoPoolNotFoundError,
     AdoRateLimitedError,
 )
-from adoscale.models import Agent, Headroom, JobRequest, parse_list
+from adoscale.core.models import Agent, Headroom, JobRequest, parse_list
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ado"
 PAT = "unit-test-pat-9c1d7e3a"

@@ -9,7 +9,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adoscale.attributes import (
+from adoscale.core.attributes import (
     UnknownAttribute,
     foreign_types,
     from_attribute,
@@ -18,7 +18,7 @@ from adoscale.attributes import (
     to_attribute,
     to_attribute_map,
 )
-from adoscale.exceptions import QueueConfigError
+from adoscale.core.exceptions import QueueConfigError
 
 ITEMS = [
     {"queue": "q", "max_agents": 3, "enabled": True, "spot": False},
@@ -73,7 +73,7 @@ ANY_ATTRIBUTE = st.recursive(
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(st.dictionaries(st.text(max_size=6), ANY_ATTRIBUTE, max_size=5))
 def test_property_any_stored_item_converts_and_is_judged_without_raising(raw):
-    from adoscale.store import parse_item
+    from adoscale.aws.store import parse_item
 
     converted = from_attribute_map(raw)
     problems = foreign_types(raw)

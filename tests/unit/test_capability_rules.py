@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adoscale import capability_rules
-from adoscale.exceptions import QueueConfigError
-from adoscale.schema import parse_queue
+from adoscale.core import capability_rules
+from adoscale.core.exceptions import QueueConfigError
+from adoscale.core.schema import parse_queue
 
 VALID = {"queue": "linux-docker", "pool": "Linux", "max_agents": 10}
 # Names the shell, the loader or the image give meaning to, as an attacker would write them.

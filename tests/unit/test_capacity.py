@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adoscale import capacity
-from adoscale.capacity import ProfileLaunch
-from adoscale.exceptions import ConfigError
-from adoscale.settings import load_settings
+from adoscale.core import capacity
+from adoscale.core.capacity import ProfileLaunch
+from adoscale.core.exceptions import ConfigError
+from adoscale.core.settings import load_settings
 
 _NAMES = st.from_regex(r"^[a-z][a-z0-9-]{0,15}$", fullmatch=True)
 _ENTRIES = st.builds(

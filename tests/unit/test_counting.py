@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adoscale.counting import QueueCounts, assign_waiting_jobs, count_queue
-from adoscale.naming import execution_name, is_agent_of, parse_execution_name
-from adoscale.schema import Queue
+from adoscale.core.counting import QueueCounts, assign_waiting_jobs, count_queue
+from adoscale.core.naming import execution_name, is_agent_of, parse_execution_name
+from adoscale.core.schema import Queue
 
 from .builders import NOW, agent, finished, placeholder, taken, task, waiting
 

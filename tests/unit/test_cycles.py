@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import settings as settings_
 from hypothesis import strategies as st
 
-from adoscale.cycles import QUIET_INTERVAL_SECONDS, Activity, Cadence, run_cycles
-from adoscale.settings import Settings
+from adoscale.core.settings import Settings
+from adoscale.poller.cycles import QUIET_INTERVAL_SECONDS, Activity, Cadence, run_cycles
 
 
 class Clock:

@@ -1,10 +1,10 @@
-"""C1 demand matching."""
+"""Demand matching against a queue's capabilities."""
 
 from __future__ import annotations
 
 import pytest
 
-from adoscale.demands import demands_met
+from adoscale.core.demands import demands_met
 
 CAPS = {"docker": "", "Agent.OS": "Linux", "java": "17"}
 

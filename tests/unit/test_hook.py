@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adoscale.hook import (
+from adoscale.core.hook import (
     JOB_STATE_EVENT,
     MAX_BODY_BYTES,
     Credentials,

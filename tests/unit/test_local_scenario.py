@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adoscale.exceptions import InputError
+from adoscale.core.exceptions import InputError
 from adoscale.local.fargate import BusyStop
 from adoscale.local.organisation import JobOutcome
 from adoscale.local.report import LocalReport, QueueEnd, percentile

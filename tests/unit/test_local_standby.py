@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adoscale.exceptions import InputError
+from adoscale.core.exceptions import InputError
+from adoscale.core.policy import standby_in_force
 from adoscale.local.clock import SimClock
 from adoscale.local.scenario import parse_scenario
-from adoscale.policy import standby_in_force
 
 SCENARIO = """\
 name: office-opens

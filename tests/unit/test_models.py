@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adoscale.exceptions import AdoBadResponseError
-from adoscale.models import Agent, JobRequest, parse_list, parse_time
+from adoscale.core.exceptions import AdoBadResponseError
+from adoscale.core.models import Agent, JobRequest, parse_list, parse_time
 
 
 @pytest.mark.parametrize(

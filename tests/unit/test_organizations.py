@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adoscale.exceptions import ConfigError, QueueConfigError
-from adoscale.organizations import (
+from adoscale.core.exceptions import ConfigError, QueueConfigError
+from adoscale.core.organizations import (
     Organization,
     OrganizationError,
     Organizations,
@@ -17,8 +17,8 @@ from adoscale.organizations import (
     normalize_url,
     pat_variable,
 )
-from adoscale.schema import parse_queue
-from adoscale.settings import load_settings
+from adoscale.core.schema import parse_queue
+from adoscale.core.settings import load_settings
 
 ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:{}-AbCdEf"
 CONTOSO = Organization("contoso", "https://dev.azure.com/contoso", ARN.format("contoso"))

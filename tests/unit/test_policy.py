@@ -1,11 +1,11 @@
-"""The scaling policy of DESIGN §1, as tables."""
+"""The scaling policy, as tables."""
 
 from __future__ import annotations
 
 import pytest
 
-from adoscale.counting import QueueCounts
-from adoscale.policy import (
+from adoscale.core.counting import QueueCounts
+from adoscale.core.policy import (
     NONE,
     SCALE_IN,
     SCALE_OUT,
@@ -13,7 +13,7 @@ from adoscale.policy import (
     decide,
     needs_reap,
 )
-from adoscale.schema import Queue
+from adoscale.core.schema import Queue
 
 from .builders import NOW, agent
 

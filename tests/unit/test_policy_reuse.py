@@ -7,9 +7,9 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adoscale.counting import QueueCounts
-from adoscale.policy import decide
-from adoscale.schema import Queue
+from adoscale.core.counting import QueueCounts
+from adoscale.core.policy import decide
+from adoscale.core.schema import Queue
 
 from .builders import NOW, agent
 

@@ -1,4 +1,4 @@
-"""C1: the queue item schema."""
+"""The queue item schema."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adoscale.exceptions import QueueConfigError
-from adoscale.schema import Queue, parse_queue
+from adoscale.core.exceptions import QueueConfigError
+from adoscale.core.schema import Queue, parse_queue
 
 VALID = {"queue": "linux-docker", "pool": "Linux", "max_agents": 10}
 

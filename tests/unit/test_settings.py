@@ -1,4 +1,4 @@
-"""C2: the environment is read once, and a bad variable is named."""
+"""The Lambda environment is read once, and a bad variable is named."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from adoscale.exceptions import ConfigError
-from adoscale.settings import POLLER_REQUIRED, load_settings
+from adoscale.core.exceptions import ConfigError
+from adoscale.core.settings import POLLER_REQUIRED, load_settings
 
 ARN = "arn:aws:{}:eu-west-1:123456789012:{}"
 GOOD = {

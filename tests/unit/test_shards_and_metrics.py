@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adoscale.ado import RateLimit
-from adoscale.counting import QueueCounts
-from adoscale.metrics import (
+from adoscale.ado.client import RateLimit
+from adoscale.aws.metrics import (
     ACTIVE_WINDOW,
     QUEUE_METRICS,
     QueueActivity,
@@ -18,7 +17,8 @@ from adoscale.metrics import (
     queue_metric_data,
     stack_metric_data,
 )
-from adoscale.shards import MAX_INTERVAL_SECONDS, OrgScheduler, pace_for
+from adoscale.core.counting import QueueCounts
+from adoscale.poller.shards import MAX_INTERVAL_SECONDS, OrgScheduler, pace_for
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -174,6 +174,6 @@ def test_per_queue_data_is_the_published_set_and_totals_cover_every_queue():
     ids=["scale-out-standard", "scale-in-express", "reap-express", "no-express"],
 )
 def test_scale_outs_run_on_standard_the_short_actions_on_express(action, express, expected):
-    from adoscale.executions import machine_for
+    from adoscale.aws.executions import machine_for
 
     assert machine_for(action, "arn:standard", express) == expected

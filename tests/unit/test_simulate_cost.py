@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adoscale.settings import Settings
+from adoscale.core.settings import Settings
 from adoscale.simulate.cost import (
     DEFAULT_PRICES,
     QUEUE_COUNTS,

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from adoscale.naming import is_agent_of
+from adoscale.core.naming import is_agent_of
 from adoscale.simulate.engine import SimAgent, Simulation
 from adoscale.simulate.params import SimParams, StartupTime
 from adoscale.simulate.policies import (

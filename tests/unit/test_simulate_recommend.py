@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adoscale.core.standby import parse_schedule
 from adoscale.simulate.engine import Simulation
 from adoscale.simulate.generate import Shape, working_hours
 from adoscale.simulate.params import SimParams, StartupTime
@@ -30,7 +31,6 @@ from adoscale.simulate.recommend import (
     split,
 )
 from adoscale.simulate.trace import Trace, TraceJob, load_trace, to_csv
-from adoscale.standby import parse_schedule
 
 BERLIN_MONDAY = datetime(2026, 3, 23, tzinfo=ZoneInfo("Europe/Berlin"))  # DST starts on the 29th
 SCHEDULE_ITEMS = [
@@ -117,7 +117,7 @@ def test_windows_reproduce_the_hourly_levels(levels: list[int], timezone: str) -
     # the lead: a rising level is in force two minutes before its hour
     for hour in range(1, HOURS):
         if levels[hour] > max(levels[hour - 1], base) and hour % 24:
-            from adoscale.standby import standby_at
+            from adoscale.core.standby import standby_at
 
             early = monday + timedelta(hours=hour, minutes=-1)
             assert standby_at(base, windows, early) == levels[hour]

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adoscale.exceptions import InputError
-from adoscale.models import JobRequest
+from adoscale.core.exceptions import InputError
+from adoscale.core.models import JobRequest
 from adoscale.simulate.generate import DAY, WORK_END, WORK_START, Shape, generate
 from adoscale.simulate.history import history_trace
 from adoscale.simulate.trace import BUNDLED, load_trace, parse_csv, parse_json, to_csv

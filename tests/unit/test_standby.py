@@ -16,10 +16,10 @@ from dateutil import tz as dateutil_tz
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adoscale.exceptions import QueueConfigError
-from adoscale.policy import standby_in_force
-from adoscale.schema import parse_queue
-from adoscale.standby import (
+from adoscale.core.exceptions import QueueConfigError
+from adoscale.core.policy import standby_in_force
+from adoscale.core.schema import parse_queue
+from adoscale.core.standby import (
     MAX_WINDOWS,
     StandbyWindow,
     format_days,

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from adoscale.core.steps import STEP_NAMES, STEPS
 from adoscale.workflow import definition
 from adoscale.workflow.definition import (
     LAMBDA_TRANSIENT_ERRORS,
@@ -13,7 +14,6 @@ from adoscale.workflow.definition import (
     build_definition,
     placeholder_arns,
 )
-from adoscale.workflow.steps import STEP_NAMES, STEPS
 
 ARNS = placeholder_arns()
 

@@ -9,17 +9,18 @@ import re
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from adoscale.ecs import is_capacity_failure
-from adoscale.exceptions import (
+from adoscale.aws.ecs import is_capacity_failure
+from adoscale.core.exceptions import (
     AwsUnavailableError,
     ConfigError,
     QueueConfigError,
     WorkflowInputError,
 )
-from adoscale.models import AgentTask
-from adoscale.organizations import INIT_CONTAINER_NAME, Organization
-from adoscale.schema import parse_queue
-from adoscale.settings import VARIABLES, Settings, load_settings
+from adoscale.core.models import AgentTask
+from adoscale.core.organizations import INIT_CONTAINER_NAME, Organization
+from adoscale.core.schema import parse_queue
+from adoscale.core.settings import VARIABLES, Settings, load_settings
+from adoscale.core.steps import NEEDS, STEPS, need_variables
 from adoscale.workflow.admission import failure_alert, queue_name
 from adoscale.workflow.runtime import (
     StepInput,
@@ -28,7 +29,6 @@ from adoscale.workflow.runtime import (
     transient_aws_errors,
 )
 from adoscale.workflow.scale_out import agent_environment, launch_spec, stop_reason
-from adoscale.workflow.steps import NEEDS, STEPS, need_variables
 
 PAT = "k3yzsecretpat0000111122223333444455556666777788889999"
 EXECUTION = "arn:aws:states:eu-west-1:123456789012:execution:scaling:build-scale_in-1"

@@ -18,8 +18,8 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
+from adoscale.aws.store import QueueStore
 from adoscale.cli.terminal import printable
-from adoscale.store import QueueStore
 
 TABLE_ENV = "ADOSCALE_TABLE"
 OUTPUTS = ("table", "json")
@@ -27,7 +27,7 @@ _CLIENT_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect
 
 
 class BadInputError(click.ClickException):
-    """Exit 2, one line per problem (C6)."""
+    """Exit 2, one line per problem."""
 
     exit_code = 2
 

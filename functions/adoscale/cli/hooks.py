@@ -21,8 +21,8 @@ from typing import Any
 import click
 
 from adoscale.cli.context import BadInputError, CliContext, CommandFailedError
-from adoscale.exceptions import AdoError
-from adoscale.hook import JOB_STATE_EVENT, Credentials
+from adoscale.core.exceptions import AdoError
+from adoscale.core.hook import JOB_STATE_EVENT, Credentials
 
 PUBLISHER = "pipelines"
 CONSUMER, ACTION = "webHooks", "httpRequest"
@@ -80,7 +80,7 @@ def _stack_outputs() -> dict[str, Any]:
 
 
 def _client(org_url: str | None) -> Any:
-    from adoscale.ado import AdoClient
+    from adoscale.ado.client import AdoClient
 
     problems = []
     if not org_url:

@@ -1,4 +1,4 @@
-"""The ``adoscale`` command (C6): queue items, status, and the operator tools.
+"""The ``adoscale`` command: queue items, status, and the operator tools.
 
 AWS failures end as one ``error:`` line and exit 1, bad input as one line per problem
 and exit 2; a traceback is never the answer to a missing table or credentials.
@@ -26,7 +26,7 @@ from adoscale.cli.hooks import hooks
 from adoscale.cli.queues import queues
 from adoscale.cli.status import status
 from adoscale.cli.terminal import printable
-from adoscale.exceptions import InputError
+from adoscale.core.exceptions import InputError
 
 
 class AdoscaleGroup(click.Group):

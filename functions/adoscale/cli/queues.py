@@ -1,4 +1,4 @@
-"""``adoscale queues ...``: write, check, read and remove queue items (C1, C6)."""
+"""``adoscale queues ...``: write, check, read and remove queue items."""
 
 from __future__ import annotations
 
@@ -9,18 +9,18 @@ from typing import Any
 import click
 import yaml
 
-from adoscale.attributes import from_attribute_map
+from adoscale.aws.store import parse_item
 from adoscale.cli.context import (
     BadInputError,
     CliContext,
     CommandFailedError,
     describe_aws_error,
 )
-from adoscale.cli.documents import apply_queue_document, load_queue_document, plain, read_source
 from adoscale.cli.render import console, echo_json, item_table, queues_table
 from adoscale.cli.terminal import printable
-from adoscale.exceptions import InputError, PartialWriteError, QueueConfigError
-from adoscale.store import parse_item
+from adoscale.core.attributes import from_attribute_map
+from adoscale.core.exceptions import InputError, PartialWriteError, QueueConfigError
+from adoscale.documents import apply_queue_document, load_queue_document, plain, read_source
 
 pass_context = click.make_pass_decorator(CliContext)
 
@@ -73,7 +73,7 @@ def validate(context: CliContext, file: str) -> None:
 @queues.command(name="list")
 @pass_context
 def list_queues(context: CliContext) -> None:
-    """Every queue; items that break C1 are listed with their first problem."""
+    """Every queue; items that break the queue item schema are listed with their first problem."""
     result = context.store().scan()
     if context.json:
         echo_json(
@@ -159,7 +159,9 @@ def delete(context: CliContext, name: str, force: bool) -> None:
     default=None,
     help="Default: yaml, or json with --output json.",
 )
-@click.option("--valid-only", is_flag=True, help="Leave out items that break C1.")
+@click.option(
+    "--valid-only", is_flag=True, help="Leave out items that break the queue item schema."
+)
 @pass_context
 def export(context: CliContext, fmt: str | None, valid_only: bool) -> None:
     """Every item as stored, re-importable with `queues put`.

@@ -16,9 +16,10 @@ from typing import Any
 import click
 
 from adoscale.cli.context import BadInputError, CliContext, CommandFailedError
-from adoscale.cli.documents import apply_queue_document
-from adoscale.exceptions import InputError, QueueConfigError
-from adoscale.schema import Queue
+from adoscale.core.exceptions import InputError, QueueConfigError
+from adoscale.core.schema import Queue
+from adoscale.core.standby import parse_timezone
+from adoscale.documents import apply_queue_document
 from adoscale.simulate.cli import ORG_ENV, SimulateInputError, _trace
 from adoscale.simulate.generate import KINDS
 from adoscale.simulate.params import POLL_INTERVAL_S, SimParams, StartupTime
@@ -31,7 +32,6 @@ from adoscale.simulate.recommend import (
     summary,
 )
 from adoscale.simulate.report import dumps
-from adoscale.standby import parse_timezone
 
 pass_context = click.make_pass_decorator(CliContext, ensure=True)
 BUNDLED_WEEK = "working-hours"  # one week of Berlin office hours with a weekend

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from adoscale.cli.terminal import literal
-from adoscale.schema import Queue
+from adoscale.core.schema import Queue
 
 QUEUE_COLUMNS = (
     ("queue", "queue"),

@@ -1,6 +1,6 @@
 """``adoscale status``: what each queue has and did, from CloudWatch and Step Functions.
 
-The poller already publishes every number (C3) and names each execution after its queue
+The poller already publishes every number (its metrics) and names each execution after its queue
 and action, so status reads those instead of calling Azure DevOps; ``--live`` runs one
 poll without acting, for when the metrics are not there yet or are in doubt.
 """
@@ -17,12 +17,12 @@ from typing import Any
 
 import click
 
-from adoscale.actions import Action
 from adoscale.cli.context import CliContext, CommandFailedError
 from adoscale.cli.render import console, echo_json, rows_table
 from adoscale.cli.terminal import printable
-from adoscale.exceptions import ConfigError
-from adoscale.naming import parse_execution_name
+from adoscale.core.actions import Action
+from adoscale.core.exceptions import ConfigError
+from adoscale.core.naming import parse_execution_name
 
 NAMESPACE_ENV = "ADOSCALE_METRIC_NAMESPACE"
 STATE_MACHINE_ENV = "ADOSCALE_STATE_MACHINE_ARN"
@@ -61,7 +61,7 @@ class LastAction:
     envvar=NAMESPACE_ENV,
     default="AdoAgentScaling",
     show_default=True,
-    help=f"CloudWatch namespace of the C3 metrics (env {NAMESPACE_ENV}).",
+    help=f"CloudWatch namespace of the poller's metrics (env {NAMESPACE_ENV}).",
 )
 @click.option(
     "--state-machine",
@@ -146,7 +146,7 @@ def _from_metrics(
 def latest_metrics(
     cloudwatch: Any, namespace: str, queues: Sequence[str], minutes: int, now: datetime
 ) -> dict[str, dict[str, int]]:
-    """The newest value of each C3 per-queue metric, batched 500 queries per call."""
+    """The newest value of each per-queue metric, batched 500 queries per call."""
     queries: list[dict[str, Any]] = []
     keys: dict[str, tuple[str, str]] = {}
     for q_index, queue in enumerate(queues):
@@ -245,10 +245,10 @@ def _find_state_machine(sfn: Any, notes: list[str]) -> str | None:
 
 
 def _live(context: CliContext) -> dict[str, Any]:
-    """One poll with ``act=False``: the C4 numbers and what the poller would do now."""
+    """One poll with ``act=False``: the poller result's numbers and what the poller would do now."""
     try:
-        from adoscale.runtime import build_poller
-        from adoscale.settings import POLLER_REQUIRED, load_settings
+        from adoscale.core.settings import POLLER_REQUIRED, load_settings
+        from adoscale.poller.wiring import build_poller
     except ImportError as error:
         raise CommandFailedError(f"--live is not available in this build: {error}") from None
     environ = dict(os.environ)

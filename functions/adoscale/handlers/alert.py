@@ -1,4 +1,4 @@
-"""Step alert: publish C5 ``workflow_failed`` for a caught error, scrubbed of the PAT."""
+"""Step alert: publish the ``workflow_failed`` alert for a caught error, scrubbed of the PAT."""
 
 from __future__ import annotations
 

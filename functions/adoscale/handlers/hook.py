@@ -1,5 +1,5 @@
 """The service-hook endpoint (a Lambda function URL, payload format 2.0): a job that waits
-for an agent means "poll its organisation now" (``adoscale.hook_poll``)."""
+for an agent means "poll its organisation now" (``adoscale.poller.hook``)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from adoscale.core.settings import load_settings
 from adoscale.handlers import from_process_environment
-from adoscale.hook_poll import HOOK_REQUIRED, HookService, build_hook_service
-from adoscale.settings import load_settings
+from adoscale.poller.hook import HOOK_REQUIRED, HookService, build_hook_service
 
 logging.getLogger().setLevel(os.environ.get("ADOSCALE_LOG_LEVEL", "INFO"))
 

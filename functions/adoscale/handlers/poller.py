@@ -9,10 +9,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from adoscale.cycles import Cadence, run_cycles
+from adoscale.core.settings import POLLER_REQUIRED, load_settings
 from adoscale.handlers import from_process_environment
-from adoscale.runtime import PollerRuntime, build_poller
-from adoscale.settings import POLLER_REQUIRED, load_settings
+from adoscale.poller.cycles import Cadence, run_cycles
+from adoscale.poller.wiring import PollerRuntime, build_poller
 
 logging.getLogger().setLevel(os.environ.get("ADOSCALE_LOG_LEVEL", "INFO"))
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from adoscale.core.models import parse_time
 from adoscale.handlers import step_lambda
-from adoscale.models import parse_time
 from adoscale.workflow.runtime import StepInput, StepRuntime
 from adoscale.workflow.scale_out import verify
 

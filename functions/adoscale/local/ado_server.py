@@ -41,7 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from adoscale.demands import demands_met
+from adoscale.core.demands import demands_met
 from adoscale.local.ado_shapes import (
     AGENT_VERSION,
     DT,

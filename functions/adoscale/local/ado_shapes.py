@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adoscale.demands import demands_met
+from adoscale.core.demands import demands_met
 
 AGENT_VERSION = "4.255.0"
 SERVICE_OWNER = "00025394-6065-48ca-87d9-7f5672854ef7"  # the Build service, as ADO sends it

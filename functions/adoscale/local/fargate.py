@@ -27,11 +27,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from adoscale.core.naming import AGENT_TAG, PLACEHOLDER_TAG, QUEUE_TAG
+from adoscale.core.schema import Queue
 from adoscale.local.ado_server import FakeAdoError
 from adoscale.local.clock import SimClock
 from adoscale.local.organisation import SimulatedOrganisation
-from adoscale.naming import AGENT_TAG, PLACEHOLDER_TAG, QUEUE_TAG
-from adoscale.schema import Queue
 
 LOG = logging.getLogger(__name__)
 EXIT_REASON = "Essential container in task exited"

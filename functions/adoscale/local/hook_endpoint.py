@@ -21,8 +21,8 @@ from typing import Any
 
 import requests
 
-from adoscale.hook import Credentials
-from adoscale.hook_poll import HookService
+from adoscale.core.hook import Credentials
+from adoscale.poller.hook import HookService
 
 LOG = logging.getLogger(__name__)
 SAMPLE = Path(__file__).resolve().parent / "job_state_changed_event.json"

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from adoscale.counting import QueueCounts, assign_waiting_jobs, count_queue
+from adoscale.core.counting import QueueCounts, assign_waiting_jobs, count_queue
+from adoscale.core.models import Agent, JobRequest, parse_time
+from adoscale.core.naming import is_placeholder_of
+from adoscale.core.schema import Queue
 from adoscale.local.ado_server import FakeAdoServer, Fault
 from adoscale.local.clock import SimClock
 from adoscale.local.scenario import FaultWindow, JobArrival, Scenario
-from adoscale.models import Agent, JobRequest, parse_time
-from adoscale.naming import is_placeholder_of
-from adoscale.schema import Queue
 
 LOG = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ Time compression (``speed`` simulated seconds per real second, default 20):
   clock (idle timeouts, job ages, per-minute execution names) all read one ``SimClock``;
 - the poller keeps the deployed cadence in simulated time: a scheduled invocation every
   ``poll_interval`` (60 s), cycling every ``cycle_interval`` while the stack is active or
-  was within ``linger`` (``adoscale.cycles``). Scenarios default to one cycle a minute:
+  was within ``linger`` (``adoscale.poller.cycles``). Scenarios default to one cycle a minute:
   the handlers' real latency is not compressed (0.5 s is 10 simulated s at x20), so at
   x20 a 20 s cycle would often poll again before the previous launch reached ECS and
   launch twice; ``cycle_interval: 20s`` with ``speed: 5`` shows the deployed cadence;
@@ -29,11 +29,12 @@ from typing import Any
 
 from rich.console import Console
 
-from adoscale.cli.documents import apply_queue_document
-from adoscale.counting import QueueCounts
-from adoscale.cycles import Activity
-from adoscale.hook import Credentials
-from adoscale.hook_poll import HOOK_REQUIRED, build_hook_service
+from adoscale.aws.store import QueueStore
+from adoscale.core.counting import QueueCounts
+from adoscale.core.hook import Credentials
+from adoscale.core.policy import standby_in_force
+from adoscale.core.settings import POLLER_REQUIRED, load_settings
+from adoscale.documents import apply_queue_document
 from adoscale.local.ado_server import DEFAULT_PROJECT
 from adoscale.local.clock import SimClock
 from adoscale.local.fargate import BOOTING, RUNNING, LocalFargate
@@ -51,9 +52,8 @@ from adoscale.local.scenario import Scenario
 from adoscale.local.schedule import PollLoop, PollRecord, build_local_poller
 from adoscale.local.stack import LocalStack, read_alerts, start_local_stack
 from adoscale.local.view import Frame, LiveView
-from adoscale.policy import standby_in_force
-from adoscale.settings import POLLER_REQUIRED, load_settings
-from adoscale.store import QueueStore
+from adoscale.poller.cycles import Activity
+from adoscale.poller.hook import HOOK_REQUIRED, build_hook_service
 
 LOG = logging.getLogger(__name__)
 TICK_SECONDS = 0.05  # real seconds between simulation steps

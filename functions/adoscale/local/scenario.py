@@ -16,7 +16,7 @@ uniformly (seeded). ``speed`` compresses it all into real time (see ``clock.py``
     confirm_window: 15s    # state machine Wait between drain and retire
     max_duration: 40m      # give up here if the fleet has not settled
     start: "2026-01-05T07:55:00+01:00"  # optional: the simulated wall clock's first minute
-    queues:                # C1 items, written with the same code as `adoscale queues put`
+    queues:                # queue items, written with the same code as `adoscale queues put`
       - {queue: linux, pool: Linux, max_agents: 6, standby_agents: 1, idle_timeout_minutes: 3}
     jobs:
       - {kind: burst, at: 1m, count: 5, duration: [2m, 4m]}
@@ -44,11 +44,11 @@ from typing import Any
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from adoscale.cli.documents import load_queue_document, load_yaml_documents, read_source
-from adoscale.demands import demands_met
-from adoscale.exceptions import InputError
+from adoscale.core.demands import demands_met
+from adoscale.core.exceptions import InputError
+from adoscale.core.schema import PROFILE_NAME_PATTERN, Queue
+from adoscale.documents import load_queue_document, load_yaml_documents, read_source
 from adoscale.local.ado_server import KINDS, MODES
-from adoscale.schema import PROFILE_NAME_PATTERN, Queue
 
 DEFAULT_SCENARIO = Path(__file__).with_name("scenarios") / "default.yaml"
 _TIME = re.compile(

@@ -3,10 +3,10 @@
 As deployed, EventBridge Scheduler invokes the poller once a minute and the invocation
 runs a cycle every ``poll_interval_seconds`` while the stack is active or was within
 ``poll_linger_seconds``, and one every ``poll_quiet_interval_seconds`` otherwise
-(``adoscale.cycles.Cadence``). ``PollLoop`` keeps exactly that rhythm on the simulated
+(``adoscale.poller.cycles.Cadence``). ``PollLoop`` keeps exactly that rhythm on the simulated
 clock, with the same ``Cadence`` and ``Activity`` rule.
 
-The Poller is ``adoscale.runtime.build_poller``'s (clients reaching moto through
+The Poller is ``adoscale.poller.wiring.build_poller``'s (clients reaching moto through
 ``AWS_ENDPOINT_URL``), with one difference: its clock is the simulation's, so agent ages,
 idle timeouts, job ages and the per-slot execution names all run at the scenario's
 speed, consistently with the simulated organisation.
@@ -19,12 +19,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from adoscale.cycles import Activity, Cadence
-from adoscale.deadline import Deadline
+from adoscale.core.deadline import Deadline
+from adoscale.core.settings import Settings
 from adoscale.local.clock import SimClock
-from adoscale.poll import Poller, PollReport
-from adoscale.runtime import build_poller
-from adoscale.settings import Settings
+from adoscale.poller.cycles import Activity, Cadence
+from adoscale.poller.poll import Poller, PollReport
+from adoscale.poller.wiring import build_poller
 
 LOG = logging.getLogger(__name__)
 

@@ -138,7 +138,7 @@ def start_local_stack(
 
 
 def read_alerts(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
-    """C5 bodies that arrived on the alert topic's SQS subscription since the last call."""
+    """Alert bodies that arrived on the alert topic's SQS subscription since the last call."""
     return [
         alert["body"]
         if alert["body"] is not None

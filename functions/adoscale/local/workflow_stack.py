@@ -15,11 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from adoscale.attributes import to_attribute_map
-from adoscale.executions import machine_for
+from adoscale.aws.executions import machine_for
+from adoscale.core.attributes import to_attribute_map
+from adoscale.core.request import ScalingRequest
+from adoscale.core.steps import NEED_VARIABLES, STEPS, need_variables
 from adoscale.workflow.definition import build_definition
-from adoscale.workflow.request import ScalingRequest
-from adoscale.workflow.steps import NEED_VARIABLES, STEPS, need_variables
 
 ACCOUNT = "123456789012"
 CONTAINER = "agent"
@@ -88,7 +88,7 @@ class WorkflowStack:
 
 def receive_alerts(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
     """Every alert the topic's SQS subscription received since the last call, taken off
-    the queue: the C5 body (``None`` when unreadable), its message attributes and the raw
+    the queue: the alert body (``None`` when unreadable), its message attributes and the raw
     SNS envelope."""
     found: list[dict[str, Any]] = []
     while True:

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from adoscale.exceptions import AdoError, InputError
+from adoscale.core.exceptions import AdoError, InputError
 from adoscale.simulate.generate import KINDS, Shape, generate
 from adoscale.simulate.params import (
     POLL_INTERVAL_S,
@@ -161,9 +161,7 @@ def _whole_list(option: str, text: str, low: int, high: int) -> list[int]:
     show_default=True,
     help="A job on a reused agent takes this share of its duration (warm caches).",
 )
-@click.option(
-    "--capabilities", help='The queue\'s C1 capabilities as JSON, e.g. \'{"docker": ""}\'.'
-)
+@click.option("--capabilities", help='The queue\'s capabilities as JSON, e.g. \'{"docker": ""}\'.')
 @click.option("--launch-delay", type=click.FloatRange(min=0), default=2.0, show_default=True)
 @click.option("--teardown", type=click.FloatRange(min=0), default=5.0, show_default=True)
 @click.option(
@@ -261,7 +259,7 @@ def _trace(options: dict[str, Any]) -> Trace:
 
 
 def _history(options: dict[str, Any]) -> Trace:
-    from adoscale.ado import AdoClient
+    from adoscale.ado.client import AdoClient
     from adoscale.simulate.history import history_trace, job_history
 
     org_url = options["org_url"]

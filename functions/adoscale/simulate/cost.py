@@ -8,7 +8,7 @@ the stack works:
 
 - the scheduler invokes the poller every minute (its minimum); each invocation runs a cycle
   every 20 s while the stack is active (or was within the linger), and one every quiet
-  interval otherwise (``adoscale.cycles.Cadence``; shipped: also 20 s, so no job waits
+  interval otherwise (``adoscale.poller.cycles.Cadence``; shipped: also 20 s, so no job waits
   longer for a look after a quiet spell), sleeping in between (billed); ``active_share``
   is the share of active minutes; every cycle scans the queue table, lists ECS tasks,
   makes 2 Azure DevOps requests per queue (``workers`` at a time) and publishes the stack
@@ -16,7 +16,7 @@ the stack works:
   1,000;
 - CloudWatch bills a metric for each hour it receives data (a metric-month is 730 such
   hours), so a queue's metrics cost ``metric_active_share`` of a metric-month: by default
-  the active share plus the hour after (``adoscale.metrics``);
+  the active share plus the hour after (``adoscale.aws.metrics``);
 - each scaling action is one execution: a scale-out runs on the Standard state machine
   (billed per state transition, counted by walking the real definition,
   ``adoscale.workflow.definition.build_definition``, along the action's happy path), a
@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from adoscale.actions import WORKFLOW_ACTIONS, Action
+from adoscale.core.actions import WORKFLOW_ACTIONS, Action
 from adoscale.workflow.definition import build_definition, placeholder_arns
 
 MINUTES_PER_MONTH = 30 * 24 * 60
@@ -150,13 +150,13 @@ class Usage:
     express_memory_mb: int = 64  # Express bills at least 64 MB (a small state stays below)
     boot_wait_s: float = 90.0  # the definition's BootWait (one round on the happy path)
     confirm_wait_s: float = 15.0  # the definition's ConfirmWait
-    metrics_per_queue: int = 3  # adoscale.metrics.QUEUE_METRICS
+    metrics_per_queue: int = 3  # adoscale.aws.metrics.QUEUE_METRICS
     metric_active_share: float = -1.0  # of the hours a queue publishes; < 0: active_share + 1 h
-    stack_metrics: int = 6  # the metrics without a dimension (adoscale.metrics)
+    stack_metrics: int = 6  # the metrics without a dimension (adoscale.aws.metrics)
     metrics_per_request: int = 1000  # PutMetricData's limit (metrics.PUT_METRIC_DATA_LIMIT)
     alarms: int = 7  # components/monitoring.py: stack alarms only
     dashboards: int = 1
-    queue_item_bytes: int = 400  # one C1 item
+    queue_item_bytes: int = 400  # one queue item
     reads_per_execution: float = 1.0  # validate: GetItem on the queue
     writes_per_execution: float = 2.0  # lease acquire + release
     alerts_per_month: float = 30.0

@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from adoscale.naming import AGENT_PREFIX, SUFFIX_LENGTH
+from adoscale.core.naming import AGENT_PREFIX, SUFFIX_LENGTH
 from adoscale.simulate.params import SimParams
 from adoscale.simulate.trace import TraceJob
 
@@ -260,7 +260,7 @@ class Simulation:
         self._mark()
 
     def _hook(self, delivered_at: float) -> None:
-        """The webhook's debounce window ends; its one poll runs then (``adoscale.hook``)."""
+        """The webhook's debounce window ends; its one poll runs then (``adoscale.core.hook``)."""
         window = self.params.hook_window_s
         poll_at = math.ceil(delivered_at / window) * window if window > 0 else delivered_at
         if poll_at != self._last_hook_poll:

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from adoscale.ado import AdoClient
-from adoscale.models import JobRequest
+from adoscale.ado.client import AdoClient
+from adoscale.core.models import JobRequest
 from adoscale.simulate.trace import Trace, TraceJob
 
 HISTORY_TOP = 1000  # asked for; the service answers with at most ~200

@@ -44,14 +44,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from adoscale.cycles import QUIET_INTERVAL_SECONDS
-from adoscale.hook import DEBOUNCE_WINDOW_SECONDS, DELIVERY_SECONDS
-from adoscale.standby import StandbyWindow
+from adoscale.core.hook import DEBOUNCE_WINDOW_SECONDS, DELIVERY_SECONDS
+from adoscale.core.standby import StandbyWindow
+from adoscale.poller.cycles import QUIET_INTERVAL_SECONDS
 
 MINUTE = 60.0
 # The poller runs a cycle every ADOSCALE_POLL_INTERVAL_SECONDS (default 20) inside each
 # invocation that EventBridge Scheduler starts once a minute, and one every
-# ADOSCALE_POLL_QUIET_INTERVAL_SECONDS while quiet (adoscale.cycles.Cadence).
+# ADOSCALE_POLL_QUIET_INTERVAL_SECONDS while quiet (adoscale.poller.cycles.Cadence).
 POLL_INTERVAL_S = 20.0
 POLL_QUIET_INTERVAL_S = QUIET_INTERVAL_SECONDS
 INVOCATION_PERIOD_S = 60.0  # EventBridge Scheduler's rate(1 minute): its minimum
@@ -141,7 +141,7 @@ class SimParams:
     poll_interval_s: float = POLL_INTERVAL_S
     first_poll_s: float = 0.0
     # The scheduler starts an invocation each period; polls between those happen only
-    # while the queue is active (adoscale.cycles). A period <= the interval polls always.
+    # while the queue is active (adoscale.poller.cycles). A period <= the interval polls always.
     invocation_period_s: float = INVOCATION_PERIOD_S
     poll_linger_s: float = POLL_LINGER_S
     poll_quiet_interval_s: float = POLL_QUIET_INTERVAL_S  # between cycles of a quiet stack

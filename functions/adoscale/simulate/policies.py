@@ -31,17 +31,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adoscale.counting import (
+from adoscale.core.counting import (
     DEFAULT_BOOT_TIMEOUT,
     QueueCounts,
     assign_waiting_jobs,
     count_queue,
 )
-from adoscale.cycles import Cadence
-from adoscale.models import Agent, AgentTask, JobRequest
-from adoscale.naming import execution_name, placeholder_name, poll_slot
-from adoscale.policy import NONE, SCALE_IN, SCALE_OUT, Decision, decide
-from adoscale.schema import Queue
+from adoscale.core.models import Agent, AgentTask, JobRequest
+from adoscale.core.naming import execution_name, placeholder_name, poll_slot
+from adoscale.core.policy import NONE, SCALE_IN, SCALE_OUT, Decision, decide
+from adoscale.core.schema import Queue
+from adoscale.core.standby import next_change
+from adoscale.poller.cycles import Cadence
 from adoscale.simulate.engine import (
     DRAINING,
     QUEUE,
@@ -54,7 +55,6 @@ from adoscale.simulate.engine import (
 )
 from adoscale.simulate.params import MINUTE, SimParams
 from adoscale.simulate.trace import TraceJob
-from adoscale.standby import next_change
 
 EPOCH = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday: trace second 0 is this instant
 ADOSCALE, KEDA, SCALE_SET, ORACLE = "adoscale", "keda-like", "scale-set-like", "oracle"
@@ -203,8 +203,8 @@ class AdoscalePolicy:
         return self._schedule_change
 
     def next_poll_at(self, now: float) -> float:
-        """The poller's own cadence (``adoscale.cycles.Cadence``): every interval while
-        active or lingering (``adoscale.cycles.Activity``), else every quiet interval."""
+        """The poller's own cadence (``adoscale.poller.cycles.Cadence``): every interval while
+        active or lingering (``adoscale.poller.cycles.Activity``), else every quiet interval."""
         lingering = self._last_active is not None and now - self._last_active <= (
             self.poll_linger_s
         )
@@ -212,7 +212,7 @@ class AdoscalePolicy:
 
     def _may_start(self, action: str, now: datetime, sim: Simulation) -> bool:
         """Step Functions refuses a second execution of the same name (queue, action, slot);
-        a hook poll names its executions by its debounce window (``adoscale.hook``)."""
+        a hook poll names its executions by its debounce window (``adoscale.core.hook``)."""
         if self.unique_executions:
             return True
         seconds = self.hook_window_s if sim.hook_polling else self.poll_interval_s

@@ -34,8 +34,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adoscale.counting import DEFAULT_BOOT_TIMEOUT, QueueCounts
-from adoscale.policy import Decision, decide, standby_in_force
+from adoscale.core.counting import DEFAULT_BOOT_TIMEOUT, QueueCounts
+from adoscale.core.policy import Decision, decide, standby_in_force
+from adoscale.core.standby import MAX_WINDOWS, StandbyWindow, next_change, zone
 from adoscale.simulate.engine import DRAINING, Simulation
 from adoscale.simulate.metrics import RunResult, summarise
 from adoscale.simulate.params import SimParams
@@ -49,7 +50,6 @@ from adoscale.simulate.policies import (
 )
 from adoscale.simulate.runner import matching_jobs, run_policy
 from adoscale.simulate.trace import Trace, TraceJob
-from adoscale.standby import MAX_WINDOWS, StandbyWindow, next_change, zone
 
 HOUR, DAY, WEEK = 3600.0, 86_400.0, 7 * 86_400.0
 HOURS = 168
@@ -239,7 +239,7 @@ def schedule_from_levels(
 
 def levels_of(standby: int, windows: Sequence[StandbyWindow], start: datetime) -> list[int]:
     """The standby in force at the middle of each hour of the week starting ``start``."""
-    from adoscale.standby import standby_at
+    from adoscale.core.standby import standby_at
 
     return [
         standby_at(standby, windows, start + timedelta(hours=hour, minutes=30))

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from adoscale.demands import demands_met
+from adoscale.core.demands import demands_met
 from adoscale.simulate.engine import Policy, Simulation
 from adoscale.simulate.metrics import RunResult, percentile, summarise
 from adoscale.simulate.params import SimParams
@@ -41,7 +41,7 @@ def make_policy(name: str, params: SimParams) -> Policy:
 
 
 def matching_jobs(trace: Trace, params: SimParams) -> tuple[list[TraceJob], int]:
-    """The jobs this queue's agents can run (C1 demands), and how many it cannot."""
+    """The jobs this queue's agents can run (their demands), and how many it cannot."""
     if params.capabilities is None:
         return list(trace.jobs), 0
     jobs = [job for job in trace.jobs if demands_met(job.demands, params.capabilities)]

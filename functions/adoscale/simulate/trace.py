@@ -30,7 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from adoscale.exceptions import InputError
+from adoscale.core.exceptions import InputError
 
 BUNDLED = ("bursty", "steady")  # one day each
 BUNDLED_WEEKS = ("working-hours",)  # a week of Berlin office hours with a weekend

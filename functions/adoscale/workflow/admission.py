@@ -15,13 +15,13 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from adoscale.actions import Action
-from adoscale.exceptions import WorkflowInputError
-from adoscale.redact import Redactor
-from adoscale.schema import QUEUE_NAME_PATTERN
-from adoscale.store import QueueStore
-from adoscale.workflow.lease import QueueLease
-from adoscale.workflow.request import ScalingRequest
+from adoscale.aws.lease import QueueLease
+from adoscale.aws.store import QueueStore
+from adoscale.core.actions import Action
+from adoscale.core.exceptions import WorkflowInputError
+from adoscale.core.redact import Redactor
+from adoscale.core.request import ScalingRequest
+from adoscale.core.schema import QUEUE_NAME_PATTERN
 
 MESSAGE_LIMIT = 1000
 STALE = "stale: decided before the last launch finished"
@@ -97,7 +97,7 @@ def queue_name(state: Mapping[str, Any]) -> str | None:
 def failure_alert(
     state: Mapping[str, Any], execution: str, secrets: Iterable[str]
 ) -> tuple[str | None, str, dict[str, Any]]:
-    """(queue, message, detail) of the C5 ``workflow_failed`` alert for a caught error.
+    """(queue, message, detail) of the ``workflow_failed`` alert for a caught error.
 
     Lambda errors arrive with a JSON ``Cause`` (errorType, errorMessage, stackTrace): only
     the type and message are kept, scrubbed of every known PAT and of anything that looks

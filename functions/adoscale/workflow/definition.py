@@ -30,8 +30,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from adoscale.actions import Action
-from adoscale.workflow.steps import STEP_NAMES
+from adoscale.core.actions import Action
+from adoscale.core.steps import STEP_NAMES
 
 LAMBDA_TRANSIENT_ERRORS = (
     "Lambda.ServiceException",

@@ -11,7 +11,7 @@ Runs under the queue's lease (no drain or retire of this queue is in flight), so
 - re-enable adoscale agents left disabled by a failed scale-in;
 - launch a placeholder-mode task when the queue's placeholder agent is missing from the
   pool, so jobs queue instead of failing at once (one placeholder per queue, because it
-  carries that queue's capabilities; DESIGN §1).
+  carries that queue's capabilities).
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from adoscale.counting import dead_agent
-from adoscale.ecs import AgentTasks, Launched, LaunchFailure
-from adoscale.exceptions import AdoAgentBusyError
-from adoscale.models import Agent, AgentTask
-from adoscale.naming import is_agent_of, is_placeholder_of, placeholder_name
-from adoscale.schema import Queue
-from adoscale.settings import Settings
+from adoscale.aws.ecs import AgentTasks, Launched, LaunchFailure
+from adoscale.core.counting import dead_agent
+from adoscale.core.exceptions import AdoAgentBusyError
+from adoscale.core.models import Agent, AgentTask
+from adoscale.core.naming import is_agent_of, is_placeholder_of, placeholder_name
+from adoscale.core.schema import Queue
+from adoscale.core.settings import Settings
 from adoscale.workflow.scale_out import AlertSink, launch_spec
 
 LOG = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ PlaceholderLauncher = Callable[[str], Launched | LaunchFailure]
 def placeholder_launcher(
     queue: Queue, settings: Settings, tasks: AgentTasks
 ) -> PlaceholderLauncher:
-    """RunTask of one placeholder-mode agent (C7: ``AZP_PLACEHOLDER=1``) for the queue."""
+    """RunTask of one placeholder-mode agent (``AZP_PLACEHOLDER=1``) for the queue."""
 
     def launch(name: str) -> Launched | LaunchFailure:
         spec = launch_spec(queue, settings, placeholder=True)

@@ -27,27 +27,27 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from adoscale.alerts import Alerter
-from adoscale.clients import aws_clients, build_alerter
-from adoscale.deadline import Deadline
-from adoscale.ecs import AgentTasks
-from adoscale.exceptions import (
+from adoscale.aws.alerts import Alerter
+from adoscale.aws.clients import aws_clients, build_alerter
+from adoscale.aws.ecs import AgentTasks
+from adoscale.aws.lease import QueueLease
+from adoscale.aws.pat import PatCache
+from adoscale.aws.store import QueueStore
+from adoscale.core import steps
+from adoscale.core.deadline import Deadline
+from adoscale.core.exceptions import (
     AdoAuthError,
     AdoscaleError,
     AwsUnavailableError,
     WorkflowInputError,
 )
-from adoscale.pat import PatCache
-from adoscale.schema import Queue, parse_queue
-from adoscale.settings import Settings, load_settings
-from adoscale.store import QueueStore
-from adoscale.workflow import steps
-from adoscale.workflow.lease import QueueLease
-from adoscale.workflow.request import ScalingRequest
+from adoscale.core.request import ScalingRequest
+from adoscale.core.schema import Queue, parse_queue
+from adoscale.core.settings import Settings, load_settings
 
 if TYPE_CHECKING:  # the Azure DevOps client (and requests) load only in steps that call it
-    from adoscale.ado import AdoClient
-    from adoscale.connections import AdoConnections
+    from adoscale.ado.client import AdoClient
+    from adoscale.ado.connections import AdoConnections
 
 T = TypeVar("T")
 
@@ -212,7 +212,7 @@ class StepRuntime:
 
     def ado(self, queue: Queue) -> AdoClient:
         """The warm client for the queue's organisation and PAT."""
-        from adoscale.connections import AdoConnections
+        from adoscale.ado.connections import AdoConnections
 
         with self._lock:
             if self._connections is None:

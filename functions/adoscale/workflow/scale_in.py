@@ -24,9 +24,9 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from adoscale.exceptions import AdoAgentBusyError, AdoAgentNotFoundError
-from adoscale.models import Agent, AgentTask
-from adoscale.naming import is_agent_of
+from adoscale.core.exceptions import AdoAgentBusyError, AdoAgentNotFoundError
+from adoscale.core.models import Agent, AgentTask
+from adoscale.core.naming import is_agent_of
 
 LOG = logging.getLogger(__name__)
 

@@ -14,20 +14,20 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from adoscale import capability_rules
-from adoscale.capacity import ProfileLaunch
-from adoscale.ecs import ON_DEMAND, AgentTasks, LaunchSpec
-from adoscale.exceptions import QueueConfigError
-from adoscale.models import Agent, AgentTask
-from adoscale.naming import new_agent_name
-from adoscale.organizations import (
+from adoscale.aws.ecs import ON_DEMAND, AgentTasks, LaunchSpec
+from adoscale.core import capability_rules
+from adoscale.core.capacity import ProfileLaunch
+from adoscale.core.exceptions import QueueConfigError
+from adoscale.core.models import Agent, AgentTask
+from adoscale.core.naming import new_agent_name
+from adoscale.core.organizations import (
     INIT_CONTAINER_NAME,
     ORGANIZATION_VARIABLE,
     Organization,
     OrganizationError,
 )
-from adoscale.schema import Queue
-from adoscale.settings import Settings
+from adoscale.core.schema import Queue
+from adoscale.core.settings import Settings
 
 # A queue on an ec2 profile registers its placeholder agent from this profile's task when
 # it runs on Fargate (stack config always has it: queue items default to it).
@@ -49,7 +49,7 @@ class AgentLister(Protocol):
 def agent_environment(
     queue: Queue, organization: Organization | None = None, *, placeholder: bool = False
 ) -> dict[str, str]:
-    """Container overrides (C7) shared by the queue's agents; never the PAT."""
+    """Container overrides shared by the queue's agents; never the PAT."""
     environment = {"AZP_POOL": queue.pool}
     if organization is not None:
         environment["AZP_URL"] = organization.url

@@ -1,4 +1,4 @@
-"""Pure scaling policy (DESIGN §1): how many agents a queue should have, launch or retire.
+"""Pure scaling policy: how many agents a queue should have, launch or retire.
 
 desired = min(max_agents, busy + queued + standby), where standby is the one in force at the
 cycle's instant (``standby_in_force``: the schedule's window, else
@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from adoscale.actions import Action
-from adoscale.counting import QueueCounts
-from adoscale.models import Agent
-from adoscale.schema import Queue
-from adoscale.standby import standby_at
+from adoscale.core.actions import Action
+from adoscale.core.counting import QueueCounts
+from adoscale.core.models import Agent
+from adoscale.core.schema import Queue
+from adoscale.core.standby import standby_at
 
 SCALE_OUT = Action.SCALE_OUT
 SCALE_IN = Action.SCALE_IN
@@ -29,7 +29,7 @@ NONE = Action.NONE
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """What the poller asks of the workflow for one queue (C4's desired, action, count)."""
+    """What the poller asks of the workflow for one queue (desired, action, count)."""
 
     desired: int
     action: Action = NONE

@@ -2,7 +2,7 @@
 
 Every request goes through ``AdoClient._call``: authentication, status mapping, rate-limit
 headers, retries and request counting live there and nowhere else, so a failure mode is
-handled the same way whichever endpoint hits it (DESIGN §4 has the platform facts).
+handled the same way whichever endpoint hits it.
 
 Retries, decided once here:
 - connection errors, read timeouts and 500/502/503/504 are retried by urllib3's ``Retry``
@@ -42,7 +42,7 @@ from urllib3.exceptions import HTTPError, InvalidHeader, MaxRetryError, Response
 from urllib3.util.retry import Retry
 
 from adoscale import __version__
-from adoscale.exceptions import (
+from adoscale.core.exceptions import (
     AdoAgentBusyError,
     AdoAgentNotFoundError,
     AdoAuthError,
@@ -52,8 +52,8 @@ from adoscale.exceptions import (
     AdoRateLimitedError,
     AdoUnavailableError,
 )
-from adoscale.models import Agent, Headroom, JobRequest, parse_list
-from adoscale.redact import Redactor
+from adoscale.core.models import Agent, Headroom, JobRequest, parse_list
+from adoscale.core.redact import Redactor
 
 logger = logging.getLogger(__name__)
 

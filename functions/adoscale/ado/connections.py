@@ -10,13 +10,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from adoscale.ado import AdoClient
-from adoscale.deadline import Deadline
-from adoscale.exceptions import QueueConfigError
-from adoscale.organizations import OrganizationError
-from adoscale.pat import PatCache
-from adoscale.schema import Queue
-from adoscale.settings import Settings
+from adoscale.ado.client import AdoClient
+from adoscale.aws.pat import PatCache
+from adoscale.core.deadline import Deadline
+from adoscale.core.exceptions import QueueConfigError
+from adoscale.core.organizations import OrganizationError
+from adoscale.core.schema import Queue
+from adoscale.core.settings import Settings
 
 
 class AdoConnections:

@@ -11,8 +11,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from adoscale.alerts import Alerter, DedupeStore
-from adoscale.settings import Settings
+from adoscale.aws.alerts import Alerter, DedupeStore
+from adoscale.core.settings import Settings
 
 SDK_WIRE_LOGGERS = ("botocore", "boto3", "urllib3")
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from adoscale.actions import Action
+from adoscale.core.actions import Action
 
 CYCLE_BUDGET_SECONDS = 12.0  # time a cycle may need, retries included, before the timeout
 POLLER_TIMEOUT_SECONDS = 55  # the poller Lambda's timeout: done before the next invocation

@@ -10,17 +10,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from adoscale.demands import normalise_capabilities, normalised_demands_met
-from adoscale.models import Agent, AgentTask, JobRequest
-from adoscale.naming import is_agent_of, placeholder_name
-from adoscale.schema import Queue
+from adoscale.core.demands import normalise_capabilities, normalised_demands_met
+from adoscale.core.models import Agent, AgentTask, JobRequest
+from adoscale.core.naming import is_agent_of, placeholder_name
+from adoscale.core.schema import Queue
 
 DEFAULT_BOOT_TIMEOUT = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
 class QueueCounts:
-    """What one queue has right now (C4's first six numbers, plus what policy needs)."""
+    """What one queue has right now (the poller result's counts, and what policy needs)."""
 
     queued: int = 0
     running: int = 0

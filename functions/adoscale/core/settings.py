@@ -1,4 +1,4 @@
-"""Contract C2: the Lambdas' environment, read once into a frozen object.
+"""The Lambdas' environment, read once into a frozen object.
 
 A missing or malformed variable fails the invocation at once with its name, instead of
 half-working and failing later in a way nobody can trace back to the deployment.
@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from adoscale import capacity
-from adoscale.capacity import ProfileLaunch
-from adoscale.exceptions import ConfigError
-from adoscale.organizations import (
+from adoscale.core import capacity
+from adoscale.core.capacity import ProfileLaunch
+from adoscale.core.exceptions import ConfigError
+from adoscale.core.organizations import (
     Organization,
     OrganizationError,
     Organizations,
@@ -37,7 +37,7 @@ _ID = re.compile(r"^[a-z]+-[0-9a-f]{8,17}$")
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything a handler needs from its environment; fields unset in C2 stay empty."""
+    """Everything a handler needs from its environment; unset fields stay empty."""
 
     table: str = ""
     state_table: str = ""

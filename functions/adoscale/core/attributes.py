@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-# The attribute types a queue item is made of (C1); anything else in an item is foreign.
+# The attribute types a queue item is made of; anything else in an item is foreign.
 QUEUE_ITEM_TYPES = frozenset({"S", "N", "BOOL", "M", "L"})
 # DynamoDB's documented item size rules: a map or list costs 3 bytes plus 1 per element.
 _CONTAINER_BYTES = 3

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from adoscale.exceptions import AdoBadResponseError
+from adoscale.core.exceptions import AdoBadResponseError
 
 
 def parse_time(value: Any, field_name: str) -> datetime | None:
@@ -79,7 +79,8 @@ class JobRequest:
 
     def __post_init__(self) -> None:
         finished = self.result is not None or self.finish_time is not None
-        # waiting: no agent has taken it yet (DESIGN §4); taken: reserved or received
+        # waiting: no agent has taken it yet (no result, receiveTime or reservedAgent);
+        # taken: reserved or received
         waiting = not finished and self.receive_time is None and self.reserved_agent_id is None
         object.__setattr__(self, "finished", finished)
         object.__setattr__(self, "waiting", waiting)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from adoscale.counting import QueueCounts
+from adoscale.core.counting import QueueCounts
 
 LOG = logging.getLogger(__name__)
 PUT_METRIC_DATA_LIMIT = 1000  # metric data items per request (CloudWatch's documented maximum)

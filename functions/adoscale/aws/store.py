@@ -1,7 +1,7 @@
-"""The queue table (C1): a paginated scan that never fails as a whole for one bad item.
+"""The queue table: a paginated scan that never fails as a whole for one bad item.
 
 Takes an injected DynamoDB client (low-level, so the same code runs against moto, the
-local mode and AWS). Items convert through ``adoscale.attributes``.
+local mode and AWS). Items convert through ``adoscale.core.attributes``.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from adoscale.attributes import foreign_types, from_attribute_map, item_size, to_attribute_map
-from adoscale.exceptions import PartialWriteError, QueueConfigError
-from adoscale.schema import Queue, parse_queue
+from adoscale.core.attributes import foreign_types, from_attribute_map, item_size, to_attribute_map
+from adoscale.core.exceptions import PartialWriteError, QueueConfigError
+from adoscale.core.schema import Queue, parse_queue
 
 LOG = logging.getLogger(__name__)
 TRANSACTION_LIMIT = 100  # items per TransactWriteItems call
@@ -26,7 +26,7 @@ UNDO_BACKOFF_SECONDS = 0.2
 
 @dataclass(frozen=True)
 class ScanResult:
-    """Valid queues and, separately, the items that broke C1 (one error each)."""
+    """Valid queues and, separately, the items that broke the queue item schema (one error each)."""
 
     queues: list[Queue] = field(default_factory=list)
     errors: list[QueueConfigError] = field(default_factory=list)

@@ -1,4 +1,4 @@
-"""One poll cycle (C4): read queues, ask Azure DevOps and ECS, count, decide, publish, act.
+"""One poll cycle: read queues, ask Azure DevOps and ECS, count, decide, publish, act.
 
 Everything with I/O is injected; the counting and the policy are the pure modules. A
 failure is confined to the queues it concerns: an invalid item, an unknown pool or a
@@ -16,15 +16,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adoscale.actions import Action
-from adoscale.alerts import Alerter
-from adoscale.connections import AdoConnections
-from adoscale.counting import QueueCounts, assign_waiting_jobs, count_queue, dead_agent
-from adoscale.ecs import AgentTasks
-from adoscale.exceptions import AdoAuthError, AdoError, QueueConfigError
-from adoscale.executions import STARTED, ExecutionStarter
-from adoscale.faults import ALERT_TOPIC, QUEUE_TABLE, LastGood, fault
-from adoscale.metrics import (
+from adoscale.ado.connections import AdoConnections
+from adoscale.aws.alerts import Alerter
+from adoscale.aws.ecs import AgentTasks
+from adoscale.aws.executions import STARTED, ExecutionStarter
+from adoscale.aws.metrics import (
     MetricsPublisher,
     QueueActivity,
     QueueMetrics,
@@ -32,16 +28,27 @@ from adoscale.metrics import (
     queue_metric_data,
     stack_metric_data,
 )
-from adoscale.models import Agent, AgentTask, Headroom, JobRequest
-from adoscale.naming import poll_slot
-from adoscale.organizations import OrganizationError, Organizations
-from adoscale.policy import NONE, Decision, allocate_headroom, decide, launches_wanted, needs_reap
-from adoscale.redact import Redactor
-from adoscale.schema import Queue
-from adoscale.settings import Settings
-from adoscale.shards import OrgScheduler
-from adoscale.store import QueueStore, ScanResult
-from adoscale.workflow.request import ScalingRequest
+from adoscale.aws.store import QueueStore, ScanResult
+from adoscale.core.actions import Action
+from adoscale.core.counting import QueueCounts, assign_waiting_jobs, count_queue, dead_agent
+from adoscale.core.exceptions import AdoAuthError, AdoError, QueueConfigError
+from adoscale.core.faults import ALERT_TOPIC, QUEUE_TABLE, LastGood, fault
+from adoscale.core.models import Agent, AgentTask, Headroom, JobRequest
+from adoscale.core.naming import poll_slot
+from adoscale.core.organizations import OrganizationError, Organizations
+from adoscale.core.policy import (
+    NONE,
+    Decision,
+    allocate_headroom,
+    decide,
+    launches_wanted,
+    needs_reap,
+)
+from adoscale.core.redact import Redactor
+from adoscale.core.request import ScalingRequest
+from adoscale.core.schema import Queue
+from adoscale.core.settings import Settings
+from adoscale.poller.shards import OrgScheduler
 
 LOG = logging.getLogger(__name__)
 STACK = "-"
@@ -72,7 +79,7 @@ class QueueOutcome:
 
 @dataclass
 class PollReport:
-    """What one cycle saw and did; ``to_result`` is the handler's C4 return value."""
+    """What one cycle saw and did; ``to_result`` is the poller result."""
 
     outcomes: dict[str, QueueOutcome] = field(default_factory=dict)
     errors: list[PollError] = field(default_factory=list)
@@ -111,7 +118,7 @@ class PoolState:
 
 
 class Poller:
-    """Runs cycles; built once per Lambda container by ``adoscale.runtime``."""
+    """Runs cycles; built once per Lambda container by ``adoscale.poller.wiring``."""
 
     def __init__(
         self,
@@ -141,7 +148,7 @@ class Poller:
         self._last_scan: LastGood[ScanResult] = LastGood(STALE_QUEUES_LIMIT)
         # Kept for the container's life: threads are not re-created every minute.
         self._executor = ThreadPoolExecutor(settings.max_workers, thread_name_prefix="poll")
-        # One shard per organisation (``adoscale.shards``), all at once; with
+        # One shard per organisation (``adoscale.poller.shards``), all at once; with
         # ``sharded=False`` the organisations go through one pipeline together.
         self._scheduler = scheduler or OrgScheduler()
         self._sharded = sharded

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from adoscale.ado import RateLimit
+from adoscale.ado.client import RateLimit
 
 LOG = logging.getLogger(__name__)
 RATE_LIMIT_WINDOW_SECONDS = 300.0  # Azure DevOps' sliding window

@@ -1,4 +1,4 @@
-"""Contract C1: the queue item, validated by one marshmallow schema for the CLI and the Lambdas."""
+"""The queue item, validated by one marshmallow schema for the CLI and the Lambdas."""
 
 from __future__ import annotations
 
@@ -19,17 +19,17 @@ from marshmallow import (
     validates_schema,
 )
 
-from adoscale import capability_rules, organizations
-from adoscale.attributes import item_size, to_attribute_map
-from adoscale.exceptions import QueueConfigError
-from adoscale.standby import StandbyWindow, parse_schedule, schedule_items
+from adoscale.core import capability_rules, organizations
+from adoscale.core.attributes import item_size, to_attribute_map
+from adoscale.core.exceptions import QueueConfigError
+from adoscale.core.standby import StandbyWindow, parse_schedule, schedule_items
 
 # "placeholder..." is reserved: agent names would read as another queue's placeholder.
 # Patterns end in \Z, not $ ("$" also matches before a final newline), and spell digits
 # [0-9]: "\d" also matches Arabic-Indic or fullwidth digits.
 QUEUE_NAME_PATTERN = r"^(?!placeholder(-|\Z))[a-z0-9][a-z0-9-]{0,31}\Z"
 PROFILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z"
-# C0 and C1 control characters, DEL, and lone surrogates.
+# ASCII and Latin-1 control characters (U+0000-001F, U+007F-009F) and lone surrogates.
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 MAX_DIGITS = 18  # whole numbers beyond this are refused before int() (every field is < 10**4)
 # DynamoDB refuses items over 400 KB; the same count is checked here so `validate` refuses
@@ -189,7 +189,7 @@ def _capability_problems(capabilities: Mapping[str, str]) -> dict[str, list[str]
 
 
 class StandbySchedule(fields.Field):  # type: ignore[type-arg]  # marshmallow 3 and 4 differ
-    """A list of standby windows (``adoscale.standby``); errors name ``[i].field``."""
+    """A list of standby windows (``adoscale.core.standby``); errors name ``[i].field``."""
 
     def _deserialize(
         self, value: Any, attr: str | None, data: Any, **kwargs: Any
@@ -204,7 +204,7 @@ class StandbySchedule(fields.Field):  # type: ignore[type-arg]  # marshmallow 3 
 
 
 class QueueSchema(Schema):
-    """C1. Unknown attributes are rejected by name (marshmallow's RAISE)."""
+    """The queue item schema. Unknown attributes are rejected by name (marshmallow's RAISE)."""
 
     class Meta:
         unknown = RAISE

@@ -1,4 +1,4 @@
-"""Whether a job's demands are met by a queue's capabilities (contract C1)."""
+"""Whether a job's demands are met by a queue's capabilities ."""
 
 from __future__ import annotations
 

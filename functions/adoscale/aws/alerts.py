@@ -1,4 +1,4 @@
-"""Contract C5: alerts to SNS, deduplicated per (kind, queue) across cold starts.
+"""Alerts to SNS, deduplicated per (kind, queue) across cold starts.
 
 Dedupe marks live in the state table with a TTL so a broken PAT pages the operator once
 per window, not once a minute, and a cold start does not forget it already paged.
@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from adoscale.faults import ALERT_TOPIC, STATE_TABLE, Fault, fault
-from adoscale.redact import Redactor
+from adoscale.core.faults import ALERT_TOPIC, STATE_TABLE, Fault, fault
+from adoscale.core.redact import Redactor
 
 LOG = logging.getLogger(__name__)
 SOURCE = "adoscale"
@@ -67,7 +67,7 @@ def alert_body(
 
 
 class Alerter:
-    """Publishes C5 alerts; never raises, because an alert must not stop a poll."""
+    """Publishes alerts; never raises, because an alert must not stop a poll."""
 
     def __init__(
         self,

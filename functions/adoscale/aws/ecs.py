@@ -23,8 +23,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from adoscale.models import AgentTask
-from adoscale.naming import AGENT_TAG, PLACEHOLDER_TAG, QUEUE_TAG
+from adoscale.core.models import AgentTask
+from adoscale.core.naming import AGENT_TAG, PLACEHOLDER_TAG, QUEUE_TAG
 
 DESCRIBE_BATCH = 100
 RUN_BATCH = 10  # RunTask calls in flight at once (each starts one agent)

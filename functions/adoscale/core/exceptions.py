@@ -1,6 +1,6 @@
 """Every error adoscale raises on purpose; one base class so callers can catch them all.
 
-Errors that become alerts carry the C5 ``kind`` they map to, so the mapping lives in
+Errors that become alerts carry the alert ``kind`` they map to, so the mapping lives in
 one place instead of in every ``except`` clause.
 """
 
@@ -28,7 +28,7 @@ class ConfigError(AdoscaleError):
 
 
 class QueueConfigError(AdoscaleError):
-    """A queue item breaks contract C1; ``errors`` maps each bad field to its messages."""
+    """A queue item breaks the queue item schema; ``errors`` maps each bad field to its messages."""
 
     kind: ClassVar[str] = "invalid_queue_config"
 

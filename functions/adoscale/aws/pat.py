@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from adoscale.exceptions import ConfigError
+from adoscale.core.exceptions import ConfigError
 
 
 class PatCache:
-    """SecretString of each secret ARN, fetched on first use (C2: never an env var)."""
+    """SecretString of each secret ARN, fetched on first use (never an environment variable)."""
 
     def __init__(self, secretsmanager: Any) -> None:
         self._secretsmanager = secretsmanager

@@ -25,9 +25,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from adoscale.connections import AdoConnections
-from adoscale.exceptions import AdoAuthError, AdoError
-from adoscale.hook import (
+from adoscale.ado.connections import AdoConnections
+from adoscale.aws.store import QueueStore
+from adoscale.core.exceptions import AdoAuthError, AdoError
+from adoscale.core.hook import (
     DEBOUNCE_WINDOW_SECONDS,
     OK,
     UNAVAILABLE,
@@ -35,9 +36,8 @@ from adoscale.hook import (
     Verdict,
     judge,
 )
-from adoscale.poll import Poller
-from adoscale.settings import POLLER_REQUIRED, Settings, load_settings
-from adoscale.store import QueueStore
+from adoscale.core.settings import POLLER_REQUIRED, Settings, load_settings
+from adoscale.poller.poll import Poller
 
 LOG = logging.getLogger(__name__)
 MARK_TTL_SECONDS = 3600  # debounce marks expire (DynamoDB TTL) long after their window
@@ -256,8 +256,8 @@ def build_hook_service(
     poller_clock: Callable[[], Any] | None = None,
 ) -> HookService:
     """``poller_clock`` lets the local mode compress the poller's time, as for the poller."""
-    from adoscale.clients import aws_clients  # wiring, after the pure imports
-    from adoscale.runtime import build_poller
+    from adoscale.aws.clients import aws_clients  # wiring, after the pure imports
+    from adoscale.poller.wiring import build_poller
 
     runtime = build_poller(settings, session=session, clock=poller_clock)
     clients = aws_clients(session, ("dynamodb", "secretsmanager"), settings.max_workers)

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from adoscale.actions import WORKFLOW_ACTIONS
-from adoscale.exceptions import WorkflowInputError
+from adoscale.core.actions import WORKFLOW_ACTIONS
+from adoscale.core.exceptions import WorkflowInputError
 
 ACTIONS: tuple[str, ...] = tuple(str(action) for action in WORKFLOW_ACTIONS)
 

@@ -13,9 +13,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from adoscale.actions import Action
-from adoscale.naming import execution_name
-from adoscale.workflow.request import ScalingRequest
+from adoscale.core.actions import Action
+from adoscale.core.naming import execution_name
+from adoscale.core.request import ScalingRequest
 
 STARTED = "started"
 ALREADY_STARTED = "already_started"

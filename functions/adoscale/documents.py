@@ -18,10 +18,10 @@ from typing import Any, TextIO
 
 import yaml
 
-from adoscale.attributes import UnknownAttribute
-from adoscale.exceptions import InputError, QueueConfigError
-from adoscale.schema import Queue, parse_queue
-from adoscale.store import QueueStore
+from adoscale.aws.store import QueueStore
+from adoscale.core.attributes import UnknownAttribute
+from adoscale.core.exceptions import InputError, QueueConfigError
+from adoscale.core.schema import Queue, parse_queue
 
 STDIN = "-"
 EXPECTED = "expected a queue item (a mapping) or a list of them"
@@ -111,7 +111,7 @@ def parse_document(text: str, source: str) -> list[Any]:
 
 
 def validate_items(items: Sequence[Any]) -> list[Queue]:
-    """Every item checked against C1; every problem of every item reported at once.
+    """Every item checked against the schema; every problem of every item reported at once.
 
     Each line starts with the queue name, or ``item N`` (1-based) when the item has none.
     """

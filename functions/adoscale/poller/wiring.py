@@ -1,7 +1,7 @@
 """The poller's wiring: its clients and collaborators, built once per Lambda container.
 
 boto3 honours ``AWS_ENDPOINT_URL`` itself, so the same wiring runs against AWS, moto in
-tests, and the local mode. The clients come from ``adoscale.clients``, which the step
+tests, and the local mode. The clients come from ``adoscale.aws.clients``, which the step
 Lambdas share without loading the poller.
 """
 
@@ -12,18 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from adoscale.clients import aws_clients, build_alerter
-from adoscale.connections import AdoConnections
-from adoscale.cycles import Activity
-from adoscale.deadline import Deadline
-from adoscale.ecs import AgentTasks
-from adoscale.executions import ExecutionStarter
-from adoscale.metrics import MetricsPublisher
-from adoscale.pat import PatCache
-from adoscale.poll import Poller
-from adoscale.settings import POLLER_REQUIRED, Settings, load_settings
-from adoscale.shards import OrgScheduler, PaceStore
-from adoscale.store import QueueStore
+from adoscale.ado.connections import AdoConnections
+from adoscale.aws.clients import aws_clients, build_alerter
+from adoscale.aws.ecs import AgentTasks
+from adoscale.aws.executions import ExecutionStarter
+from adoscale.aws.metrics import MetricsPublisher
+from adoscale.aws.pat import PatCache
+from adoscale.aws.store import QueueStore
+from adoscale.core.deadline import Deadline
+from adoscale.core.settings import POLLER_REQUIRED, Settings, load_settings
+from adoscale.poller.cycles import Activity
+from adoscale.poller.poll import Poller
+from adoscale.poller.shards import OrgScheduler, PaceStore
 
 
 @dataclass(frozen=True)
