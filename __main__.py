@@ -177,6 +177,7 @@ poller = ScheduledPoller(
         poll_interval_seconds=config.poll_interval_seconds,
         poll_linger_seconds=config.poll_linger_seconds,
         poll_quiet_interval_seconds=config.poll_quiet_interval_seconds,
+        memory_mb=config.poller_memory_mb,
         log_group_name=f"{log_prefix}poller",
         log_retention_days=config.log_retention_days,
         tracing=config.tracing,

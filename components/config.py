@@ -128,6 +128,9 @@ class StackConfig:
     poll_interval_seconds: int = 20
     poll_linger_seconds: int = 600
     poll_quiet_interval_seconds: int = 20
+    # The poller sleeps between cycles, billed by memory: 256 MB covers a few hundred
+    # queues within a cycle's budget; more memory is more CPU for larger stacks.
+    poller_memory_mb: int = 256
     service_hook: bool = True
     boot_wait_seconds: int = 90
     confirm_wait_seconds: int = 15
@@ -489,6 +492,7 @@ def load_stack_config(config: pulumi.Config) -> StackConfig:
             DEFAULTS["poll_quiet_interval_seconds"],
             *POLL_INTERVAL_BOUNDS,
         ),
+        poller_memory_mb=read.number("pollerMemoryMb", DEFAULTS["poller_memory_mb"], 128, 10240),
         service_hook=read.boolean("serviceHook", DEFAULTS["service_hook"]),
         boot_wait_seconds=read.number("bootWaitSeconds", DEFAULTS["boot_wait_seconds"], 10, 3600),
         confirm_wait_seconds=read.number(

@@ -20,7 +20,6 @@ from components.permissions import RuntimeResources, poller_environment, poller_
 
 HANDLER = "adoscale.handlers.poller.handler"
 TIMEOUT_SECONDS = POLLER_TIMEOUT_SECONDS  # cycles on the cadence, done before the next invocation
-MEMORY_MB = 512  # more memory is more CPU: queues are polled in parallel threads
 
 
 @dataclass
@@ -34,6 +33,7 @@ class PollerArgs:
     poll_interval_seconds: int
     poll_linger_seconds: int
     poll_quiet_interval_seconds: int
+    memory_mb: int
     log_group_name: str
     log_retention_days: int
     tracing: bool
@@ -90,7 +90,7 @@ class ScheduledPoller(pulumi.ComponentResource):
                 kms_key_arn=resources.kms_key_arn,
                 tags=args.tags,
                 timeout_seconds=TIMEOUT_SECONDS,
-                memory_mb=MEMORY_MB,
+                memory_mb=args.memory_mb,
                 reserved_concurrency=1,
                 tracing=args.tracing,
                 source_account=resources.context.account_id,

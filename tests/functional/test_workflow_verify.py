@@ -62,9 +62,7 @@ def test_each_launched_agent_is_judged_once(org, ecs, situation, outcome):
     arn = ecs.tasks.tasks_of(QUEUE)[0].task_arn
     if situation == "registered":
         org.register_agent(POOL, name)
-    elif (
-        situation == "registered-as-task-id"
-    ):  # the image's default name, when none was given
+    elif situation == "registered-as-task-id":  # the image's default name, when none was given
         org.register_agent(POOL, task_id)
     elif situation.startswith("exited"):
         end_task(arn, exit_code=int(situation[-1]), reason="Essential container in task exited")

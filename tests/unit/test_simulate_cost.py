@@ -17,6 +17,7 @@ from adoscale.simulate.cost import (
 )
 from adoscale.workflow.definition import build_definition, placeholder_arns
 
+POLLER_GB = 256 / 1024  # the poller's memory, stack config pollerMemoryMb
 POLLS_PER_MONTH = 30 * 24 * 60
 
 TOY = {
@@ -75,8 +76,8 @@ def test_per_queue_and_fixed_items_by_hand():
     assert items["CloudWatch alarms"].usd == pytest.approx(0.70)
     assert items["CloudWatch dashboard"].usd == pytest.approx(3.00)
     assert items["Step Functions Standard transitions"].usd == 0.0
-    # poller: 400 ms + one round of 2 x 150 ms ADO requests (10 queues <= 50 workers), 512 MB
-    gb_s = POLLS_PER_MONTH * 0.7 * 0.5
+    # poller: 400 ms + one round of 2 x 150 ms ADO requests (10 queues <= 50 workers), 256 MB
+    gb_s = POLLS_PER_MONTH * 0.7 * POLLER_GB
     assert items["Lambda duration (arm64)"].quantity == pytest.approx(gb_s)
     assert cost.total_usd == pytest.approx(sum(item.usd for item in cost.items))
 
@@ -112,7 +113,7 @@ def test_many_queues_poll_in_rounds_and_batch_metrics():
     # 306 metrics in batches of 100 = 4 requests a poll; 100 queues = 2 rounds of 50
     assert items["CloudWatch PutMetricData"].quantity == POLLS_PER_MONTH * 4
     assert items["Lambda duration (arm64)"].quantity == pytest.approx(
-        POLLS_PER_MONTH * (0.4 + 2 * 0.3) * 0.5
+        POLLS_PER_MONTH * (0.4 + 2 * 0.3) * POLLER_GB
     )
 
 
@@ -125,15 +126,15 @@ def test_active_minutes_cycle_every_20_s_and_pay_for_the_sleep_between():
     busy = {i.service: i for i in monthly_cost(10, Usage(active_share=1.0)).items}
 
     # THEN one invocation a minute either way, three times the metric requests, and
-    # 40 s of sleep a minute billed at 512 MB
+    # 40 s of sleep a minute billed at 256 MB
     assert busy["EventBridge Scheduler"].quantity == quiet["EventBridge Scheduler"].quantity
     assert (
         busy["CloudWatch PutMetricData"].quantity == 3 * quiet["CloudWatch PutMetricData"].quantity
     )
-    poller_quiet_gb_s = POLLS_PER_MONTH * 0.7 * 0.5
+    poller_quiet_gb_s = POLLS_PER_MONTH * 0.7 * POLLER_GB
     steps = quiet["Lambda duration (arm64)"].quantity - poller_quiet_gb_s
     assert busy["Lambda duration (arm64)"].quantity - steps == pytest.approx(
-        POLLS_PER_MONTH * (3 * 0.7 + 40) * 0.5
+        POLLS_PER_MONTH * (3 * 0.7 + 40) * POLLER_GB
     )
 
 
@@ -151,7 +152,7 @@ def test_quiet_minutes_cycle_every_quiet_interval(quiet_interval, cycles, sleep_
     # THEN each quiet minute runs its cycles (one PutMetricData each) and sleeps between
     assert items["CloudWatch PutMetricData"].quantity == POLLS_PER_MONTH * cycles
     assert items["Lambda duration (arm64)"].quantity == pytest.approx(
-        POLLS_PER_MONTH * (cycles * 0.7 + sleep_s) * 0.5
+        POLLS_PER_MONTH * (cycles * 0.7 + sleep_s) * POLLER_GB
     )
 
 

@@ -9,7 +9,8 @@ import re
 from rich.text import Text
 
 # control characters U+0000-001F and U+007F-009F (ESC, BEL, CSI...), DEL, line and
-# paragraph separators, bidirectional overrides and isolates (they reorder what is shown), and lone surrogates.
+# paragraph separators, bidirectional overrides and isolates (they reorder what is
+# shown), and lone surrogates.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 

@@ -138,7 +138,7 @@ class Usage:
     quiet_interval_s: float = 20.0  # Settings.poll_quiet_interval_seconds
     invocation_period_s: float = 60.0  # the schedule's rate
     active_share: float = 0.45  # minutes active or lingering: about 11 busy hours a day
-    poller_memory_mb: int = 512  # components/poller.py
+    poller_memory_mb: int = 256  # stack config pollerMemoryMb (components/config.py)
     poller_base_ms: float = 400.0  # scan + ListTasks/DescribeTasks + PutMetricData, warm
     ado_request_ms: float = 150.0  # one Azure DevOps round trip
     ado_requests_per_queue: int = 2  # jobrequests + agents, pool ids cached
