@@ -242,3 +242,12 @@ def test_the_largest_fields_still_fit_an_item():
     item = {**VALID, "pool": "p" * 256, "capabilities": {"a": "v" * 1023}}
 
     assert parse_queue(item).pool == "p" * 256
+
+
+def test_a_capability_named_like_a_list_position_is_still_named_under_capabilities():
+    # a key such as "[" must not glue onto the field name the way list positions do
+    with pytest.raises(QueueConfigError) as caught:
+        parse_queue({**VALID, "capabilities": {"[": None}})
+    assert all(name.startswith("capabilities.") for name in caught.value.errors), (
+        caught.value.errors
+    )

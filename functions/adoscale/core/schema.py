@@ -296,6 +296,9 @@ def parse_queue(item: Any) -> Queue:
         ) from None
 
 
+_LIST_POSITION = re.compile(r"\[[0-9]+\](?:\.|\Z)")
+
+
 def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     """marshmallow nests errors (capabilities -> key -> value); give each a dotted field name."""
     if isinstance(messages, list):
@@ -304,7 +307,8 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     for key, value in messages.items():
         name = "_item" if key == "_schema" else str(key)
         # list positions read as standby_schedule[1].timezone, not standby_schedule.[1]...
-        path = f"{prefix}{'' if name.startswith('[') else '.'}{name}" if prefix else name
+        position = _LIST_POSITION.match(name) is not None
+        path = f"{prefix}{'' if position else '.'}{name}" if prefix else name
         for field_name, field_messages in _flatten(value, path).items():
             flat.setdefault(field_name, []).extend(field_messages)
     return flat
