@@ -121,7 +121,9 @@ CYCLE = textwrap.dedent(
 )
 
 
-def _python_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def python_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a benchmark's child process: the repository's code, fake AWS
+    credentials, and ``extra`` (endpoints the child must reach)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "functions"), str(ROOT)])
     env.update(CREDENTIALS)
@@ -129,27 +131,28 @@ def _python_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _child(script: str, *args: str) -> subprocess.Popen[str]:
+def child_python(script: str, *args: str) -> subprocess.Popen[str]:
+    """``script`` in its own Python process (its own GIL, as each service would have)."""
     return subprocess.Popen(
         [sys.executable, "-c", script, *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        env=_python_env(),
+        env=python_env(),
         text=True,
     )
 
 
 def measure_cycles(shape: str) -> dict[str, Any]:
-    ado = _child(ADO_WORLD, str(QUEUES), str(LATENCY_SECONDS), shape, PAT)
+    ado = child_python(ADO_WORLD, str(QUEUES), str(LATENCY_SECONDS), shape, PAT)
     aws = None
     try:
         assert ado.stdout is not None
         org_url = ado.stdout.readline().strip()
-        aws = _child(AWS_WORLD, str(QUEUES), org_url, str(ROOT), PAT)
+        aws = child_python(AWS_WORLD, str(QUEUES), org_url, str(ROOT), PAT)
         assert aws.stdout is not None
         env = json.loads(aws.stdout.readline())
         output = subprocess.check_output(
-            [sys.executable, "-c", CYCLE, str(WARM_CYCLES)], env=_python_env(env), text=True
+            [sys.executable, "-c", CYCLE, str(WARM_CYCLES)], env=python_env(env), text=True
         )
     finally:
         for child in (ado, aws):
@@ -178,7 +181,7 @@ def cold_import_ms() -> list[float]:
         "print((time.perf_counter() - t) * 1000)"
     )
     return [
-        float(subprocess.check_output([sys.executable, "-c", code], env=_python_env(), text=True))
+        float(subprocess.check_output([sys.executable, "-c", code], env=python_env(), text=True))
         for _ in range(IMPORT_RUNS)
     ]
 

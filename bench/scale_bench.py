@@ -23,7 +23,6 @@ waiting jobs, a tenth surplus idle agents, four tenths busy agents, the rest are
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,8 @@ import textwrap
 import time
 from pathlib import Path
 from typing import Any
+
+from bench.poll_bench import PAT, child_python, python_env
 
 ORGS = 20
 QUEUES = 1000
@@ -40,12 +41,6 @@ RATE_LIMIT = 200_000  # per organisation and window: high enough never to slow t
 PROCESS_WORKERS = 20  # request workers per organisation when each is its own invocation
 ADO_PROCESSES = 4  # the organisations are separate services: not all behind one GIL
 ROOT = Path(__file__).resolve().parent.parent
-CREDENTIALS = {
-    "AWS_DEFAULT_REGION": "eu-west-1",
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-}
-PAT = "bench-pat-0123456789"
 
 ADO_WORLD = textwrap.dedent(
     """
@@ -180,24 +175,6 @@ CYCLE = textwrap.dedent(
 )
 
 
-def _python_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "functions"), str(ROOT)])
-    env.update(CREDENTIALS)
-    env.update(extra or {})
-    return env
-
-
-def _child(script: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", script, *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env=_python_env(),
-        text=True,
-    )
-
-
 def _requests_per_org(worlds: list[subprocess.Popen[str]]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for ado in worlds:
@@ -228,7 +205,7 @@ def _summary(cycles: dict[str, Any], queues: int) -> dict[str, Any]:
 
 def measure(mode: str, orgs: int = ORGS, queues: int = QUEUES) -> dict[str, Any]:
     worlds = [
-        _child(
+        child_python(
             ADO_WORLD,
             str(orgs),
             str(queues),
@@ -247,9 +224,9 @@ def measure(mode: str, orgs: int = ORGS, queues: int = QUEUES) -> dict[str, Any]
             assert ado.stdout is not None
             by_index.update({int(k): v for k, v in json.loads(ado.stdout.readline()).items()})
         urls = [by_index[o] for o in range(orgs)]
-        aws = _child(AWS_WORLD, str(queues), json.dumps(urls), str(ROOT), PAT)
+        aws = child_python(AWS_WORLD, str(queues), json.dumps(urls), str(ROOT), PAT)
         assert aws.stdout is not None
-        env = _python_env(json.loads(aws.stdout.readline()))
+        env = python_env(json.loads(aws.stdout.readline()))
         if mode == "processes":  # 20 x 100 connections at once overrun the one moto server
             env["ADOSCALE_MAX_WORKERS"] = str(PROCESS_WORKERS)
         began = time.perf_counter()

@@ -126,49 +126,38 @@ class Workflow(pulumi.ComponentResource):
         definition = pulumi.Output.all(
             **{step: function.arn for step, function in self.functions.items()}
         ).apply(lambda arns: json.dumps(args.definition(arns), indent=2, sort_keys=True))
-        self.state_machine = aws.sfn.StateMachine(
-            f"{name}-state-machine",
-            type="STANDARD",
-            role_arn=role.arn,
-            definition=definition,
-            logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
-                log_destination=pulumi.Output.concat(log_group.arn, ":*"),
-                include_execution_data=False,
-                level="ERROR",
-            ),
-            tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(
-                enabled=args.tracing
-            ),
-            # Execution input, output and history (queue names, agent ids, alert details)
-            # encrypted with the stack's key rather than an AWS-owned one.
-            encryption_configuration=aws.sfn.StateMachineEncryptionConfigurationArgs(
-                type="CUSTOMER_MANAGED_KMS_KEY",
-                kms_key_id=resources.kms_key_arn,
-                kms_data_key_reuse_period_seconds=300,
-            ),
-            tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
-        )
+
+        def state_machine(suffix: str, kind: str) -> aws.sfn.StateMachine:
+            return aws.sfn.StateMachine(
+                f"{name}-{suffix}",
+                type=kind,
+                role_arn=role.arn,
+                definition=definition,
+                logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
+                    log_destination=pulumi.Output.concat(log_group.arn, ":*"),
+                    include_execution_data=False,
+                    level="ERROR",
+                ),
+                tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(
+                    enabled=args.tracing
+                ),
+                # Execution input, output and history (queue names, agent ids, alert
+                # details) encrypted with the stack's key rather than an AWS-owned one.
+                encryption_configuration=aws.sfn.StateMachineEncryptionConfigurationArgs(
+                    type="CUSTOMER_MANAGED_KMS_KEY",
+                    kms_key_id=resources.kms_key_arn,
+                    kms_data_key_reuse_period_seconds=300,
+                ),
+                tags=dict(args.tags),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            )
+
+        self.state_machine = state_machine("state-machine", "STANDARD")
         # The same definition as Express, for scale-ins and reaps: their runs are short
         # (the confirm wait, a few steps), so per-execution and duration billing costs a
         # tenth of their state transitions; scale-outs stay Standard (their boot wait may
         # outlast Express' 5 minutes).
-        self.express_state_machine = aws.sfn.StateMachine(
-            f"{name}-express-state-machine",
-            type="EXPRESS",
-            role_arn=role.arn,
-            definition=definition,
-            logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
-                log_destination=pulumi.Output.concat(log_group.arn, ":*"),
-                include_execution_data=False,
-                level="ERROR",
-            ),
-            tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(
-                enabled=args.tracing
-            ),
-            tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
-        )
+        self.express_state_machine = state_machine("express-state-machine", "EXPRESS")
         self.arn = self.state_machine.arn
         self.express_arn = self.express_state_machine.arn
         self.state_machine_name = self.state_machine.name

@@ -567,15 +567,19 @@ def test_the_state_machine_may_invoke_exactly_its_steps(stack: ProgramRun) -> No
 
 def test_execution_data_is_encrypted_with_the_stack_key(stack: ProgramRun) -> None:
     (key,) = stack.of_type("aws:kms/key:Key")
-    machine = stack.named("workflow-state-machine").inputs
-    assert machine["encryptionConfiguration"] == {
-        "type": "CUSTOMER_MANAGED_KMS_KEY",
-        "kmsKeyId": key.arn,
-        "kmsDataKeyReusePeriodSeconds": 300,
-    }
-    # the state machine's role and the poller (which starts executions) may use the key,
-    # only through Step Functions
-    for name in ("workflow-policy", "poller-policy"):
+    # both machines: the Standard one (scale-outs) and the Express one (scale-ins, reaps)
+    machines = stack.of_type("aws:sfn/stateMachine:StateMachine")
+    assert len(machines) == 2
+    for machine in machines:
+        assert machine.inputs["encryptionConfiguration"] == {
+            "type": "CUSTOMER_MANAGED_KMS_KEY",
+            "kmsKeyId": key.arn,
+            "kmsDataKeyReusePeriodSeconds": 300,
+        }
+    # the state machine's role and the starters of executions (poller, service hook) may
+    # use the key, only through Step Functions
+    hook = [] if stack.setting("serviceHook", "true") == "false" else ["hook-policy"]
+    for name in ("workflow-policy", "poller-policy", *hook):
         uses = [
             s
             for s in policy_of(stack, name)

@@ -84,7 +84,7 @@ def _printable_error(error: click.ClickException) -> click.ClickException:
 def cli(
     ctx: click.Context, table: str | None, endpoint_url: str | None, region: str | None, output: str
 ) -> None:
-    """Autoscaled Azure DevOps agents on ECS Fargate: queues, status and local mode."""
+    """Autoscaled Azure DevOps agents on ECS: queues, status, hooks, and the operator tools."""
     ctx.obj = CliContext(table=table, endpoint_url=endpoint_url, region=region, output=output)
 
 
