@@ -159,7 +159,7 @@ def _latency(values: Sequence[float]) -> dict[str, Any]:
         "webhooks": len(values),
         "p50": percentile(values, 50),
         "p95": percentile(values, 95),
-        "max": round(values[-1], 2) if values else None,
+        "max": round(values[-1], 1) if values else None,  # as the percentiles
     }
 
 
