@@ -89,14 +89,18 @@ AWS_WORLD = textwrap.dedent(
     host, port = server.get_host_and_port()
     os.environ.update(AWS_ENDPOINT_URL=f"http://{host}:{port}", MOTO_PORT=str(port))
     sys.path.insert(0, sys.argv[3])
-    from tests.support.stack import create_poller_stack
+    from tests.support.stack import allow_organizations, create_poller_stack
     from adoscale.aws.store import to_attribute_map
     urls = json.loads(sys.argv[2])
     stack = create_poller_stack(sys.argv[4], urls[0])
+    # the stack's own organisation, then the others of its allow-list (named org1, org2...)
+    allow_organizations(stack, urls[1:], sys.argv[4])
     for n in range(int(sys.argv[1])):
-        stack.client("dynamodb").put_item(TableName="queues", Item=to_attribute_map(
-            {"queue": f"q{n:04d}", "pool": f"q{n:04d}", "max_agents": 10,
-             "organization_url": urls[n % len(urls)]}))
+        org = n % len(urls)
+        item = {"queue": f"q{n:04d}", "pool": f"q{n:04d}", "max_agents": 10}
+        if org:
+            item["organization_url"] = f"org{org}"
+        stack.client("dynamodb").put_item(TableName="queues", Item=to_attribute_map(item))
     env = dict(stack.env, ADOSCALE_ADO_READ_TIMEOUT="10", ADOSCALE_ADO_CONNECT_TIMEOUT="3",
                AWS_ENDPOINT_URL=os.environ["AWS_ENDPOINT_URL"])
     print(json.dumps(env), flush=True)
