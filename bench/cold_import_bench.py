@@ -25,6 +25,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from bench import package_bench
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "functions" / "adoscale"
 DEPS = ROOT / "build" / "lambda-deps"
@@ -53,23 +55,7 @@ NEVER: dict[str, tuple[str, ...]] = {
     "validate": ("adoscale.poller.poll", "adoscale.core.policy", "requests"),
     "release": ("adoscale.poller.poll", "adoscale.core.policy", "requests"),
 }
-LAMBDA_ENV = {
-    "PATH": "/usr/bin:/bin",
-    "AWS_REGION": "eu-west-1",
-    "AWS_DEFAULT_REGION": "eu-west-1",
-    "ADOSCALE_TABLE": "adoscale-queues",
-    "ADOSCALE_STATE_TABLE": "adoscale-state",
-    "ADOSCALE_ALERT_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:adoscale-alerts",
-    "ADOSCALE_ORG_URL": "https://dev.azure.com/example",
-    "ADOSCALE_PAT_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pat-AbCdEf",
-    "ADOSCALE_CLUSTER": "adoscale",
-    "ADOSCALE_STATE_MACHINE_ARN": "arn:aws:states:eu-west-1:123456789012:stateMachine:adoscale",
-    "ADOSCALE_SUBNETS": "subnet-0123456789abcdef0",
-    "ADOSCALE_SECURITY_GROUPS": "sg-0123456789abcdef0",
-    "ADOSCALE_TASK_DEFINITIONS": json.dumps(
-        {"default": "arn:aws:ecs:eu-west-1:123456789012:task-definition/agent:1"}
-    ),
-}
+LAMBDA_ENV = {"PATH": "/usr/bin:/bin", "AWS_REGION": "eu-west-1", **package_bench.LAMBDA_ENV}
 PROBE = """
 import importlib, json, sys, time
 sys.path[:0] = {paths!r}

@@ -42,25 +42,13 @@ PAT = "bench-pat-0123456789"
 ADO_WORLD = textwrap.dedent(
     """
     import sys
-    from datetime import UTC, datetime, timedelta
     from adoscale.local.ado_server import FakeAdoServer
+    from bench.poll_bench import add_queue
     queues, latency, shape = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
     ado = FakeAdoServer(pat=sys.argv[4], parallel_jobs=100000).start()
     for n in range(queues):
         name = f"q{n:03d}"
-        ado.add_pool(name)
-        ado.register_agent(name, f"adoscale-placeholder-{name}", online=False)
-        if shape == "burst" or n % 10 == 0:
-            for _ in range(1 + n % 3):
-                ado.queue_job(name)
-        elif n % 10 == 1:
-            ado.now = lambda: datetime.now(UTC) - timedelta(hours=1)
-            for k in range(2):
-                ado.register_agent(name, f"adoscale-{name}-{n * 10 + k:012x}")
-            ado.now = lambda: datetime.now(UTC)
-        elif n % 10 < 6:
-            agent = ado.register_agent(name, f"adoscale-{name}-{n * 10 + 5:012x}")
-            ado.assign_job(ado.queue_job(name), agent)
+        add_queue(ado, name, n, burst=shape == "burst")
     ado.latency_seconds = latency
     print(ado.base_url, flush=True)
     sys.stdin.read()
@@ -119,6 +107,28 @@ CYCLE = textwrap.dedent(
     }))
     """
 )
+
+
+def add_queue(ado: Any, name: str, n: int, *, burst: bool = False) -> None:
+    """Queue ``n``'s pool in a fake organisation, shaped by its number: its placeholder, and
+    a tenth with waiting jobs (every queue in a burst), a tenth with two surplus idle agents
+    an hour old, four tenths busy, the rest quiet. Shared by the poll and scale benchmarks'
+    organisations, which run it in their own processes."""
+    from datetime import UTC, datetime, timedelta
+
+    ado.add_pool(name)
+    ado.register_agent(name, f"adoscale-placeholder-{name}", online=False)
+    if burst or n % 10 == 0:
+        for _ in range(1 + n % 3):
+            ado.queue_job(name)
+    elif n % 10 == 1:
+        ado.now = lambda: datetime.now(UTC) - timedelta(hours=1)
+        for k in range(2):
+            ado.register_agent(name, f"adoscale-{name}-{n * 10 + k:012x}")
+        ado.now = lambda: datetime.now(UTC)
+    elif n % 10 < 6:
+        agent = ado.register_agent(name, f"adoscale-{name}-{n * 10 + 5:012x}")
+        ado.assign_job(ado.queue_job(name), agent)
 
 
 def python_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -45,8 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ADO_WORLD = textwrap.dedent(
     """
     import json, sys
-    from datetime import UTC, datetime, timedelta
     from adoscale.local.ado_server import FakeAdoServer
+    from bench.poll_bench import add_queue
     orgs, queues, latency, budget, part, parts = (
         int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[5]),
         int(sys.argv[6]), int(sys.argv[7]))
@@ -57,19 +57,7 @@ ADO_WORLD = textwrap.dedent(
         if n % orgs not in servers:
             continue
         ado, name = servers[n % orgs], f"q{n:04d}"
-        ado.add_pool(name)
-        ado.register_agent(name, f"adoscale-placeholder-{name}", online=False)
-        if n % 10 == 0:
-            for _ in range(1 + n % 3):
-                ado.queue_job(name)
-        elif n % 10 == 1:
-            ado.now = lambda: datetime.now(UTC) - timedelta(hours=1)
-            for k in range(2):
-                ado.register_agent(name, f"adoscale-{name}-{n * 10 + k:012x}")
-            ado.now = lambda: datetime.now(UTC)
-        elif n % 10 < 6:
-            agent = ado.register_agent(name, f"adoscale-{name}-{n * 10 + 5:012x}")
-            ado.assign_job(ado.queue_job(name), agent)
+        add_queue(ado, name, n)
     for ado in servers.values():
         ado.latency_seconds = latency
         ado.reset_log()

@@ -18,15 +18,14 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 import requests
-from moto.moto_api import state_manager
 
 from adoscale.core.organizations import Organization, pat_variable
 from adoscale.core.request import ScalingRequest
 from adoscale.local.ado_server import FakeAdoServer
 from adoscale.local.lambda_router import LambdaRouter
-from adoscale.local.workflow_stack import MOTO_CONFIG, WorkflowStack, create_workflow_stack
+from adoscale.local.workflow_stack import WorkflowStack, create_workflow_stack
 from tests.support.moto_server import REGION
-from tests.support.workflow import environment_of, wait_for
+from tests.support.workflow import environment_of, moto_http_world, wait_for
 
 OWN_PAT = "pat-own-org-41f2aa09"
 SECOND_PAT = "pat-second-org-9e07c3b1"
@@ -35,46 +34,30 @@ POOL = "linux"
 
 @pytest.fixture(scope="module")
 def two_orgs(moto_endpoint: str) -> Iterator[tuple[WorkflowStack, FakeAdoServer, FakeAdoServer]]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-        patch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-        patch.setenv("AWS_DEFAULT_REGION", REGION)
-        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        patch.delenv("AWS_PROFILE", raising=False)
-        requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()
-        requests.post(
-            f"{moto_endpoint}/moto-api/config", json=MOTO_CONFIG, timeout=10
-        ).raise_for_status()
-        state_manager.set_transition(
-            model_name="ecs::task", transition={"progression": "manual", "times": 10**9}
+    session = boto3.session.Session(region_name=REGION)
+    with (
+        moto_http_world(moto_endpoint),
+        FakeAdoServer(pat=OWN_PAT, org="contoso") as own,
+        FakeAdoServer(pat=SECOND_PAT, org="fabrikam") as second,
+        LambdaRouter(),
+    ):
+        for server in (own, second):
+            server.add_pool(POOL)
+        arn = session.client("secretsmanager").create_secret(
+            Name="fabrikam-pat", SecretString=SECOND_PAT
+        )["ARN"]
+        listed = [{"name": "fabrikam", "url": second.base_url, "pat_secret_arn": arn}]
+        stack = create_workflow_stack(
+            session,
+            org_url=own.base_url,
+            pat=OWN_PAT,
+            boot_wait_seconds=1,
+            extra_env={
+                "ADOSCALE_ORGANIZATIONS": json.dumps(listed),
+                "ADOSCALE_BOOT_TIMEOUT_SECONDS": "120",
+            },
         )
-        session = boto3.session.Session(region_name=REGION)
-        try:
-            with (
-                FakeAdoServer(pat=OWN_PAT, org="contoso") as own,
-                FakeAdoServer(pat=SECOND_PAT, org="fabrikam") as second,
-                LambdaRouter(),
-            ):
-                for server in (own, second):
-                    server.add_pool(POOL)
-                arn = session.client("secretsmanager").create_secret(
-                    Name="fabrikam-pat", SecretString=SECOND_PAT
-                )["ARN"]
-                listed = [{"name": "fabrikam", "url": second.base_url, "pat_secret_arn": arn}]
-                stack = create_workflow_stack(
-                    session,
-                    org_url=own.base_url,
-                    pat=OWN_PAT,
-                    boot_wait_seconds=1,
-                    extra_env={
-                        "ADOSCALE_ORGANIZATIONS": json.dumps(listed),
-                        "ADOSCALE_BOOT_TIMEOUT_SECONDS": "120",
-                    },
-                )
-                yield stack, own, second
-        finally:
-            state_manager.unset_transition("ecs::task")
+        yield stack, own, second
 
 
 def organisations(stack: WorkflowStack, own: FakeAdoServer) -> dict[str, Organization]:

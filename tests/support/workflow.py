@@ -41,13 +41,11 @@ class World:
     router: LambdaRouter
 
 
-@pytest.fixture(scope="module", name="workflow_world")
-def workflow_world_fixture(moto_endpoint: str) -> Iterator[World]:
-    """Deployed once per module (and per xdist worker): tests use their own queue and pool.
-
-    moto runs over HTTP; waits are 1 s; moto's tasks stay RUNNING until stopped, as real
-    ones do (moto otherwise walks them to STOPPED a step per describe).
-    """
+@contextmanager
+def moto_http_world(moto_endpoint: str) -> Iterator[None]:
+    """The worker's moto server, reset and configured, with the environment pointing at it;
+    moto's tasks stay RUNNING until stopped, as real ones do (moto otherwise walks them to
+    STOPPED a step per describe)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # 5000 AMIs nobody here uses
         patch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
@@ -63,22 +61,32 @@ def workflow_world_fixture(moto_endpoint: str) -> Iterator[World]:
             model_name="ecs::task", transition={"progression": "manual", "times": 10**9}
         )
         try:
-            with FakeAdoServer(pat=PAT) as ado, LambdaRouter() as router:
-                stack = create_workflow_stack(
-                    boto3.session.Session(region_name=REGION),
-                    org_url=ado.base_url,
-                    pat=PAT,
-                    boot_wait_seconds=1,
-                    confirm_wait_seconds=1,
-                    extra_env={
-                        "ADOSCALE_BOOT_TIMEOUT_SECONDS": "120",
-                        "ADOSCALE_ADO_CONNECT_TIMEOUT": "0.5",
-                        "ADOSCALE_ADO_READ_TIMEOUT": "1",
-                    },
-                )
-                yield World(stack, ado, router)
+            yield
         finally:
             state_manager.unset_transition("ecs::task")
+
+
+@pytest.fixture(scope="module", name="workflow_world")
+def workflow_world_fixture(moto_endpoint: str) -> Iterator[World]:
+    """Deployed once per module (and per xdist worker): tests use their own queue and pool.
+
+    moto runs over HTTP; waits are 1 s; moto's tasks stay RUNNING until stopped, as real
+    ones do (moto otherwise walks them to STOPPED a step per describe).
+    """
+    with moto_http_world(moto_endpoint), FakeAdoServer(pat=PAT) as ado, LambdaRouter() as router:
+        stack = create_workflow_stack(
+            boto3.session.Session(region_name=REGION),
+            org_url=ado.base_url,
+            pat=PAT,
+            boot_wait_seconds=1,
+            confirm_wait_seconds=1,
+            extra_env={
+                "ADOSCALE_BOOT_TIMEOUT_SECONDS": "120",
+                "ADOSCALE_ADO_CONNECT_TIMEOUT": "0.5",
+                "ADOSCALE_ADO_READ_TIMEOUT": "1",
+            },
+        )
+        yield World(stack, ado, router)
 
 
 @dataclass
