@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from adoscale.aws.store import to_attribute_map
 from adoscale.cli.main import cli
+from tests.support.stack import create_table
 
 REGION = "eu-west-1"
 
@@ -33,12 +34,7 @@ def dynamodb(endpoint):
 @pytest.fixture
 def table(dynamodb):
     name = f"queues-{uuid.uuid4().hex[:8]}"
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "queue", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "queue", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(dynamodb, name)
     return name
 
 
@@ -357,12 +353,7 @@ def test_export_round_trips_through_put(run, dynamodb, table, tmp_path):
     copies = []
     for name, text in (("e.yaml", exported_yaml), ("e.json", exported_json)):
         copy = f"copy-{uuid.uuid4().hex[:8]}"
-        dynamodb.create_table(
-            TableName=copy,
-            KeySchema=[{"AttributeName": "queue", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "queue", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(dynamodb, copy)
         result = run("queues", "put", write(tmp_path, name, text), table_name=copy)
         assert result.exit_code == 0, result.output
         copies.append(copy)

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from adoscale.aws.store import to_attribute_map
 from adoscale.cli.main import cli
+from tests.support.stack import create_table
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/sfn"
@@ -38,12 +39,7 @@ def clients(endpoint):
 @pytest.fixture
 def table(clients):
     name = f"queues-{uuid.uuid4().hex[:8]}"
-    clients["dynamodb"].create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "queue", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "queue", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(clients["dynamodb"], name)
     for queue in ("linux", "linux-big", "idle"):
         item = {"queue": queue, "pool": "Linux", "max_agents": 5}
         clients["dynamodb"].put_item(TableName=name, Item=to_attribute_map(item))
@@ -143,12 +139,7 @@ def test_status_finds_the_only_adoscale_state_machine_or_says_why_not(endpoint):
     region = "ap-southeast-2"
     dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=region)
     sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name=region)
-    dynamodb.create_table(
-        TableName="queues",
-        KeySchema=[{"AttributeName": "queue", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "queue", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(dynamodb, "queues")
     item = {"queue": "linux", "pool": "Linux", "max_agents": 5}
     dynamodb.put_item(TableName="queues", Item=to_attribute_map(item))
     args = ["--region", region, "--output", "json", "status", "--namespace", "Nothing"]

@@ -30,6 +30,7 @@ from adoscale.cli.main import cli
 from adoscale.core.exceptions import InputError
 from adoscale.core.schema import MAX_ITEM_BYTES
 from adoscale.documents import load_queue_document
+from tests.support.stack import create_table
 
 TABLE = "fuzz-queues"
 REGION = "eu-west-1"
@@ -368,12 +369,7 @@ def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "queue", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "queue", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(client, TABLE)
         # The CLI builds its clients per command; one client, built once, keeps 2,000
         # documents within the time budget. Everything below the client is the CLI's own.
         monkeypatch.setattr(CliContext, "client", lambda self, service: client)

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from adoscale.aws.store import QueueStore, to_attribute_map
 from adoscale.cli.main import cli
 from adoscale.core.schema import parse_queue
+from tests.support.stack import create_table
 
 REGION = "eu-west-1"
 SMALL = ["--generate", "working-hours", "--days", "3", "--jobs-per-day", "150", "--no-peers"]
@@ -28,12 +29,7 @@ def dynamodb(moto_endpoint):
 @pytest.fixture
 def table(dynamodb):
     name = f"queues-{uuid.uuid4().hex[:8]}"
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "queue", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "queue", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(dynamodb, name)
     return name
 
 

@@ -9,6 +9,7 @@ from moto import mock_aws
 from adoscale.aws.store import QueueStore, to_attribute_map
 from adoscale.core.exceptions import QueueConfigError
 from adoscale.core.schema import Queue
+from tests.support.stack import create_table
 
 TABLE = "adoscale-queues"
 
@@ -17,12 +18,7 @@ TABLE = "adoscale-queues"
 def dynamodb():
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-west-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "queue", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "queue", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(client, TABLE)
         yield client
 
 

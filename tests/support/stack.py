@@ -55,16 +55,21 @@ class PollerStack:
         return values
 
 
+def create_table(dynamodb: Any, name: str, key: str = "queue") -> None:
+    """An on-demand table keyed by one string attribute: the queue table by default."""
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 def create_poller_stack(pat: str, org_url: str) -> PollerStack:
     session = boto3.session.Session(region_name=REGION)
     dynamodb = session.client("dynamodb")
     for name, key in (("queues", "queue"), ("state", "pk")):
-        dynamodb.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(dynamodb, name, key)
     dynamodb.update_time_to_live(
         TableName="state",
         TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
